@@ -1,0 +1,109 @@
+"""Kinds: the interfaces particles implement, described as torch-free data.
+
+Each kind names the ports a particle of that kind must declare. The abstract
+base classes that implement them live in :mod:`sora_core.interfaces`; this
+module is what listing and validation read, so it imports no torch. Plugins add
+kinds through the ``sora_register_kinds`` hook and their manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sora_core.errors import KindError
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """An interface: the port names a particle of this kind must have.
+
+    ``inputs_one_of`` lists alternatives: at least one of them must be declared
+    (a text encoder reads text or token ids).
+    """
+
+    name: str
+    description: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    inputs_one_of: tuple[str, ...] = ()
+    learned: bool = True
+    contributed_by: str = "sora-core"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def problems(self, input_ports: set[str], output_ports: set[str]) -> list[str]:
+        """Explain every way a particle with these port names falls short of the kind."""
+        found: list[str] = []
+        for port in self.inputs:
+            if port not in input_ports:
+                found.append(f"kind {self.name!r} requires an input port {port!r}")
+        for port in self.outputs:
+            if port not in output_ports:
+                found.append(f"kind {self.name!r} requires an output port {port!r}")
+        if self.inputs_one_of and not set(self.inputs_one_of) & input_ports:
+            found.append(
+                f"kind {self.name!r} requires one of the input ports "
+                + ", ".join(repr(p) for p in self.inputs_one_of)
+            )
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "inputs_one_of": list(self.inputs_one_of),
+            "learned": self.learned,
+            "contributed_by": self.contributed_by,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KindSpec:
+        try:
+            return cls(
+                name=str(data["name"]),
+                description=str(data.get("description", "")),
+                inputs=tuple(data.get("inputs", ())),
+                outputs=tuple(data.get("outputs", ())),
+                inputs_one_of=tuple(data.get("inputs_one_of", ())),
+                learned=bool(data.get("learned", True)),
+                contributed_by=str(data.get("contributed_by", "")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise KindError(f"invalid kind declaration {data!r}: {exc}", "a kind needs at least a 'name'") from exc
+
+
+BUILTIN_KINDS: dict[str, KindSpec] = {
+    spec.name: spec
+    for spec in (
+        KindSpec("tokenizer", "list[str] -> token ids (B, L) + mask", ("text",), ("tokens", "mask"), learned=False),
+        KindSpec(
+            "text_encoder",
+            "text or token ids -> embeddings (B, L, D) + mask (B, L) + pooled (B, D)",
+            outputs=("embeddings", "mask", "pooled"),
+            inputs_one_of=("text", "tokens"),
+        ),
+        KindSpec("image_encoder", "images (B, C, H, W) -> tokens (B, N, D) + pooled", ("images",), ("tokens", "pooled")),
+        KindSpec("video_encoder", "video (B, C, T, H, W) -> latent (B, c, t, h, w)", ("video",), ("latent",)),
+        KindSpec("video_decoder", "latent (B, c, t, h, w) -> video (B, C, T, H, W)", ("latent",), ("video",)),
+        KindSpec("patchifier", "latent -> patch tokens (B, N, D) + positions (B, N, 3)", ("latent",), ("tokens", "positions")),
+        KindSpec(
+            "cross_modal_attention",
+            "query tokens + context tokens (+ mask) -> tokens",
+            ("query", "context"),
+            ("tokens",),
+        ),
+        KindSpec(
+            "denoiser",
+            "noisy latent, timestep (B,), text condition -> prediction",
+            ("latent", "timestep", "condition"),
+            ("prediction",),
+        ),
+        KindSpec("scheduler", "timesteps and one sampler step for a prediction type", learned=False),
+        KindSpec("video_generator", "a condition -> video, end to end", ("condition",), ("video",)),
+        KindSpec("captioner", "video -> caption text", ("video",), ("caption",)),
+        KindSpec("video_qa", "video + question -> answer", ("video", "question"), ("answer",)),
+        KindSpec("summarizer", "video -> key frames + summary", ("video",), ("frames", "summary")),
+    )
+}

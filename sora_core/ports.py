@@ -1,0 +1,129 @@
+"""Port specs and the one function that decides whether two ports connect.
+
+A port spec says what a particle reads or writes: a dtype, a symbolic shape and
+an optional space tag. This module imports neither torch nor pydantic, so the
+CLI can describe ports cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sora_core.errors import PortError
+from sora_core.shapes import Dim, ShapeUnifier, format_shape, parse_shape
+from sora_core.spaces import space_mismatch, validate_space
+
+#: dtype families: an abstract dtype on either side accepts any of its members.
+DTYPE_FAMILIES: dict[str, frozenset[str]] = {
+    "float": frozenset({"float16", "bfloat16", "float32", "float64"}),
+    "int": frozenset({"int8", "int16", "int32", "int64", "uint8"}),
+}
+CONCRETE_DTYPES: frozenset[str] = frozenset().union(*DTYPE_FAMILIES.values()) | {"bool"}
+#: Non-tensor values: ``str`` is a list of strings (one per batch item).
+OTHER_DTYPES: frozenset[str] = frozenset({"str", "any"})
+ALL_DTYPES: frozenset[str] = CONCRETE_DTYPES | frozenset(DTYPE_FAMILIES) | OTHER_DTYPES
+
+
+def _members(dtype: str) -> frozenset[str]:
+    return DTYPE_FAMILIES.get(dtype, frozenset({dtype}))
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """What flows through one port.
+
+    ``dtype`` is a concrete dtype (``float32``), a family (``float``, ``int``),
+    ``bool``, ``str`` (a list of strings) or ``any``. ``shape`` is symbolic
+    (``"B L D=384"``). ``space`` is a versioned tag or, on inputs, a glob pattern;
+    ``None`` means any space.
+    """
+
+    dtype: str
+    shape: str = ""
+    space: str | None = None
+    optional: bool = False
+    description: str = ""
+    dims: tuple[Dim, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ALL_DTYPES:
+            raise PortError(
+                f"unknown dtype {self.dtype!r} in port spec",
+                "use one of " + ", ".join(sorted(ALL_DTYPES)),
+            )
+        object.__setattr__(self, "dims", parse_shape(self.shape))
+        if self.space is not None:
+            validate_space(self.space)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"dtype": self.dtype, "shape": self.shape}
+        if self.space is not None:
+            data["space"] = self.space
+        if self.optional:
+            data["optional"] = True
+        if self.description:
+            data["description"] = self.description
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PortSpec:
+        unknown = set(data) - {"dtype", "shape", "space", "optional", "description"}
+        if unknown or "dtype" not in data:
+            raise PortError(
+                f"invalid port spec {data!r}",
+                "a port spec has 'dtype' and optionally 'shape', 'space', 'optional', 'description'",
+            )
+        return cls(**data)
+
+    def __str__(self) -> str:
+        text = f"{self.dtype}[{self.shape}]"
+        if self.space:
+            text += f" @ {self.space}"
+        return text
+
+
+def dtype_mismatch(produced: str, accepted: str) -> str | None:
+    """Explain why a ``produced`` dtype cannot feed an ``accepted`` one, or ``None``."""
+    if "any" in (produced, accepted) or _members(produced) & _members(accepted):
+        return None
+    return f"dtype differs: output is {produced}, input expects {accepted}"
+
+
+def connection_problems(
+    produced: PortSpec,
+    accepted: PortSpec,
+    unifier: ShapeUnifier | None = None,
+    produced_ns: str = "output",
+    accepted_ns: str = "input",
+) -> list[str]:
+    """Every reason why output port ``produced`` cannot feed input port ``accepted``.
+
+    An empty list means the ports connect. Pass a shared ``unifier`` (with
+    per-node namespaces) to unify symbolic sizes across a whole graph.
+    """
+    problems: list[str] = []
+    dtype_problem = dtype_mismatch(produced.dtype, accepted.dtype)
+    if dtype_problem:
+        problems.append(dtype_problem)
+    unifier = unifier or ShapeUnifier()
+    problems += unifier.unify(produced.dims, produced_ns, accepted.dims, accepted_ns)
+    space_problem = space_mismatch(produced.space, accepted.space)
+    if space_problem:
+        problems.append(space_problem)
+    return problems
+
+
+def can_connect(produced: PortSpec, accepted: PortSpec) -> bool:
+    """Whether ``produced`` can feed ``accepted`` (see :func:`connection_problems`)."""
+    return not connection_problems(produced, accepted)
+
+
+__all__ = [
+    "ALL_DTYPES",
+    "PortSpec",
+    "can_connect",
+    "connection_problems",
+    "dtype_mismatch",
+    "format_shape",
+]
