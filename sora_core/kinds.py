@@ -42,8 +42,7 @@ class KindSpec:
                 found.append(f"kind {self.name!r} requires an output port {port!r}")
         if self.inputs_one_of and not set(self.inputs_one_of) & input_ports:
             found.append(
-                f"kind {self.name!r} requires one of the input ports "
-                + ", ".join(repr(p) for p in self.inputs_one_of)
+                f"kind {self.name!r} requires one of the input ports " + ", ".join(repr(p) for p in self.inputs_one_of)
             )
         return found
 
@@ -80,14 +79,18 @@ BUILTIN_KINDS: dict[str, KindSpec] = {
         KindSpec("tokenizer", "list[str] -> token ids (B, L) + mask", ("text",), ("tokens", "mask"), learned=False),
         KindSpec(
             "text_encoder",
-            "text or token ids -> embeddings (B, L, D) + mask (B, L) + pooled (B, D)",
+            "text, token ids or token embeddings -> embeddings (B, L, D) + mask (B, L) + pooled (B, D)",
             outputs=("embeddings", "mask", "pooled"),
-            inputs_one_of=("text", "tokens"),
+            inputs_one_of=("text", "tokens", "token_embeddings"),
         ),
-        KindSpec("image_encoder", "images (B, C, H, W) -> tokens (B, N, D) + pooled", ("images",), ("tokens", "pooled")),
+        KindSpec(
+            "image_encoder", "images (B, C, H, W) -> tokens (B, N, D) + pooled", ("images",), ("tokens", "pooled")
+        ),
         KindSpec("video_encoder", "video (B, C, T, H, W) -> latent (B, c, t, h, w)", ("video",), ("latent",)),
         KindSpec("video_decoder", "latent (B, c, t, h, w) -> video (B, C, T, H, W)", ("latent",), ("video",)),
-        KindSpec("patchifier", "latent -> patch tokens (B, N, D) + positions (B, N, 3)", ("latent",), ("tokens", "positions")),
+        KindSpec(
+            "patchifier", "latent -> patch tokens (B, N, D) + positions (B, N, 3)", ("latent",), ("tokens", "positions")
+        ),
         KindSpec(
             "cross_modal_attention",
             "query tokens + context tokens (+ mask) -> tokens",

@@ -29,6 +29,9 @@ class Particle(ABC):
     kind: ClassVar[str] = ""
     Config: ClassVar[type[ParticleConfig]] = ParticleConfig
     description: ClassVar[str] = ""
+    #: Weights the plugin ships, relative to its top-level package directory
+    #: (where ``sora_manifest.json`` lives); ``registry.load(name)`` uses them.
+    default_weights: ClassVar[str | None] = None
 
     #: Set by the registry to the ``dist:name`` the particle was created from.
     registered_name: str | None = None

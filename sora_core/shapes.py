@@ -135,10 +135,11 @@ class ShapeUnifier:
                         problems.append(f"shape: {clash}")
         pairs = _align(produced, accepted)
         if pairs is None:
-            return problems + [
+            rank = (
                 f"shape: rank differs: output is '{format_shape(produced)}' ({len(produced)} dims), "
                 f"input expects '{format_shape(accepted)}' ({len(accepted)} dims)"
-            ]
+            )
+            return [*problems, rank]
         for index, p, a in pairs:
             problem = self._unify_dim(p, produced_ns, a, accepted_ns)
             if problem:
@@ -178,7 +179,7 @@ def _align(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> list[tuple[int, Dim, Dim]]
     if a_var is None and b_var is None:
         if len(a) != len(b):
             return None
-        return [(i, x, y) for i, (x, y) in enumerate(zip(a, b))]
+        return [(i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))]
     a_head = a_var if a_var is not None else len(a)
     b_head = b_var if b_var is not None else len(b)
     a_tail = len(a) - a_var - 1 if a_var is not None else len(a)

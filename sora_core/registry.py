@@ -1,0 +1,245 @@
+"""The registry: list, describe, create and load particles by name.
+
+Listing and describing read static metadata only (see :mod:`sora_core.discovery`);
+creating or loading a particle imports its plugin, and reports a plugin that
+fails to import as a :class:`~sora_core.errors.BrokenPluginError`.
+
+Module-level functions act on a default registry over ``sys.path``::
+
+    from sora_core import registry
+    registry.list(kind="text_encoder")
+    encoder = registry.create("sora-seed:lstm-text-encoder", hidden_size=128)
+"""
+
+from __future__ import annotations
+
+import builtins
+import fnmatch
+import os
+from typing import TYPE_CHECKING, Any
+
+from sora_core.discovery import PARTICLES_GROUP, Catalog, discover
+from sora_core.errors import BrokenPluginError, MissingWeightsError
+from sora_core.kinds import KindSpec
+from sora_core.metadata import ParticleInfo, PluginProblem
+from sora_core.naming import resolve
+from sora_core.spaces import SpaceSpec
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from sora_core.particle import Particle
+
+RUNTIME_DIST = "runtime"
+
+
+class Registry:
+    """Installed particles, kinds, spaces and plugin problems, discovered lazily."""
+
+    def __init__(self, paths: builtins.list[str] | None = None) -> None:
+        self._paths = paths
+        self._catalog: Catalog | None = None
+        self._runtime: dict[str, tuple[ParticleInfo, type[Particle]]] = {}
+        self._plugins: Any = None
+
+    # --- static metadata --------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = discover(self._paths)
+        return self._catalog
+
+    def refresh(self) -> None:
+        """Forget what was discovered (after installing or removing a plugin)."""
+        self._catalog = None
+        self._plugins = None
+
+    def all(self) -> builtins.list[ParticleInfo]:
+        return [*self.catalog.particles, *(info for info, _ in self._runtime.values())]
+
+    def list(
+        self, kind: str | None = None, space: str | None = None, pattern: str | None = None
+    ) -> builtins.list[ParticleInfo]:
+        """Particles filtered by kind, space and name; each filter accepts ``*``/``?`` wildcards.
+
+        ``pattern`` matches the full name (``dist:name``) or the short name;
+        ``space`` matches any port's space tag.
+        """
+        found = []
+        for info in self.all():
+            if kind and not fnmatch.fnmatchcase(info.kind, kind):
+                continue
+            if space and not any(fnmatch.fnmatchcase(tag, space) for tag in info.spaces()):
+                continue
+            if pattern and not (
+                fnmatch.fnmatchcase(info.full_name, pattern) or fnmatch.fnmatchcase(info.name, pattern)
+            ):
+                continue
+            found.append(info)
+        return sorted(found, key=lambda i: i.full_name)
+
+    def info(self, name: str) -> ParticleInfo:
+        """The metadata of one particle; raises on unknown or ambiguous names."""
+        return resolve(name, self.all())
+
+    def kinds(self) -> dict[str, KindSpec]:
+        """Built-in kinds plus those plugins declare in their manifests or hooks."""
+        found = dict(self.catalog.kinds)
+        if self._plugins is not None:
+            for kinds in self._plugins.hook.sora_register_kinds():
+                for kind in kinds or ():
+                    found.setdefault(kind.name, kind)
+        return found
+
+    def spaces(self) -> dict[str, SpaceSpec]:
+        """Spaces plugins declare in their manifests or hooks."""
+        found = dict(self.catalog.spaces)
+        if self._plugins is not None:
+            for spaces in self._plugins.hook.sora_register_spaces():
+                for space in spaces or ():
+                    found.setdefault(space.tag, space)
+        return found
+
+    def problems(self) -> builtins.list[PluginProblem]:
+        """Plugins or particles that cannot be used, found so far."""
+        found = builtins.list(self.catalog.problems)
+        if self._plugins is not None:
+            found += self._plugins.problems
+        return found
+
+    # --- code ---------------------------------------------------------------------------
+
+    def get_class(self, name: str) -> type[Particle]:
+        """Import and return the class of particle ``name``."""
+        info = self.info(name)
+        if info.full_name in self._runtime:
+            return self._runtime[info.full_name][1]
+        from sora_core.loading import load_particle_class
+
+        if info.source == "hook":
+            return load_particle_class(info, self.plugin_manager().particle_classes(info.dist))
+        return load_particle_class(info, None)
+
+    def create(self, name: str, **config: Any) -> Particle:
+        """A new particle ``name`` with default weights initialisation and ``config`` overrides."""
+        cls = self.get_class(name)
+        particle = cls(**config)
+        particle.registered_name = self.info(name).full_name
+        return particle
+
+    def load(
+        self,
+        name: str,
+        weights: str | os.PathLike[str] | None = None,
+        device: Any = None,
+        dtype: Any = None,
+        verify: bool = True,
+    ) -> Particle:
+        """Particle ``name`` built from pretrained ``weights`` (default: the weights its plugin ships)."""
+        info = self.info(name)
+        directory = weights if weights is not None else info.default_weights
+        if directory is None:
+            raise MissingWeightsError(
+                f"particle {info.full_name} ships no default weights",
+                "pass weights=DIR (a directory written by save_pretrained)",
+            )
+        cls = self.get_class(name)
+        particle = cls.from_pretrained(directory, device=device, dtype=dtype, verify=verify)
+        particle.registered_name = info.full_name
+        return particle
+
+    def register(self, name: str, cls: type[Particle]) -> ParticleInfo:
+        """Register a particle class at run time as ``runtime:name`` (for code-first use and tests)."""
+        from sora_core.manifest_builder import describe_class
+
+        entry = describe_class(cls)
+        info = ParticleInfo(
+            name=name,
+            dist=RUNTIME_DIST,
+            dist_version="",
+            entry_point=f"{cls.__module__}:{cls.__qualname__}",
+            source="runtime",
+            **{k: v for k, v in entry.items() if k not in {"entry_point", "source"}},
+        )
+        self._runtime[info.full_name] = (info, cls)
+        return info
+
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The pluggy manager with every ``sora.plugins`` module loaded (broken ones reported)."""
+        if self._plugins is None:
+            from sora_core.plugin_manager import SoraPluginManager
+
+            self._plugins = SoraPluginManager.from_distributions(self.catalog.distributions)
+        return self._plugins
+
+
+default_registry = Registry()
+
+
+def list(kind: str | None = None, space: str | None = None, pattern: str | None = None) -> builtins.list[ParticleInfo]:
+    """See :meth:`Registry.list`."""
+    return default_registry.list(kind=kind, space=space, pattern=pattern)
+
+
+def info(name: str) -> ParticleInfo:
+    """See :meth:`Registry.info`."""
+    return default_registry.info(name)
+
+
+def get_class(name: str) -> type[Particle]:
+    """See :meth:`Registry.get_class`."""
+    return default_registry.get_class(name)
+
+
+def create(name: str, **config: Any) -> Particle:
+    """See :meth:`Registry.create`."""
+    return default_registry.create(name, **config)
+
+
+def load(name: str, weights: str | os.PathLike[str] | None = None, device: Any = None, dtype: Any = None) -> Particle:
+    """See :meth:`Registry.load`."""
+    return default_registry.load(name, weights=weights, device=device, dtype=dtype)
+
+
+def kinds() -> dict[str, KindSpec]:
+    """See :meth:`Registry.kinds`."""
+    return default_registry.kinds()
+
+
+def spaces() -> dict[str, SpaceSpec]:
+    """See :meth:`Registry.spaces`."""
+    return default_registry.spaces()
+
+
+def problems() -> builtins.list[PluginProblem]:
+    """See :meth:`Registry.problems`."""
+    return default_registry.problems()
+
+
+def register(name: str, cls: type[Particle]) -> ParticleInfo:
+    """See :meth:`Registry.register`."""
+    return default_registry.register(name, cls)
+
+
+def refresh() -> None:
+    """See :meth:`Registry.refresh`."""
+    default_registry.refresh()
+
+
+__all__ = [
+    "PARTICLES_GROUP",
+    "BrokenPluginError",
+    "Registry",
+    "create",
+    "default_registry",
+    "get_class",
+    "info",
+    "kinds",
+    "list",
+    "load",
+    "problems",
+    "refresh",
+    "register",
+    "spaces",
+]
