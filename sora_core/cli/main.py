@@ -1,0 +1,66 @@
+"""Entry point of the ``sora`` command: parse, dispatch, and turn errors into one clear line.
+
+Only argparse and the registry's metadata modules are imported up front, so
+``sora --help``, ``sora list`` and ``sora info`` never import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from sora_core import __version__
+from sora_core.errors import SoraError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sora_core.cli import catalog_commands, doctor, manifest_command
+
+    parser = argparse.ArgumentParser(
+        prog="sora",
+        description="List, inspect and compose the particles of a Sora-style text-to-video model.",
+    )
+    parser.add_argument("--version", action="version", version=f"sora-core {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (catalog_commands, doctor, manifest_command):
+        module.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except SoraError as exc:
+        _report(f"error: {exc.message}", exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _report("interrupted", None)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the CLI never shows a raw traceback unless asked to
+        if os.environ.get("SORA_DEBUG"):
+            traceback.print_exc()
+        _report(
+            f"error: unexpected {type(exc).__name__}: {exc}",
+            "this is a bug in sora-core or a plugin; rerun with SORA_DEBUG=1 for the traceback and report it",
+        )
+        return 2
+
+
+def _report(message: str, hint: str | None) -> None:
+    sys.stderr.write(message + "\n")
+    if hint:
+        sys.stderr.write(f"  hint: {hint}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
