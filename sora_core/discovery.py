@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def _plugin_distributions(paths: list[str], cache: DiscoveryCache) -> list[Plugi
             seen.add(key)
             if ep_stamp is None:
                 continue
-            dist = _load_distribution(info_dir, ep_stamp, cache)
+            dist = _load_distribution(info_dir, ep_stamp, cache, paths)
             if dist is not None:
                 found.append(dist)
     return found
@@ -101,7 +102,9 @@ def _name_version(dirname: str) -> tuple[str, str]:
     return name, version.split("-")[0]
 
 
-def _load_distribution(info_dir: str, ep_stamp: list[int], cache: DiscoveryCache) -> PluginDistribution | None:
+def _load_distribution(
+    info_dir: str, ep_stamp: list[int], cache: DiscoveryCache, paths: list[str]
+) -> PluginDistribution | None:
     record_stamp = file_stamp(os.path.join(info_dir, "RECORD"))
     cached = cache.get(info_dir)
     if cached is not None:
@@ -114,7 +117,7 @@ def _load_distribution(info_dir: str, ep_stamp: list[int], cache: DiscoveryCache
         return None
     name, version = _metadata_name_version(info_dir)
     manifests: dict[str, Any] = {}
-    for path in _manifest_paths(entry_points):
+    for path in _manifest_paths(entry_points, paths):
         try:
             manifests[path] = load_manifest_json(Path(path))
         except ManifestError as exc:
@@ -166,20 +169,24 @@ def _metadata_name_version(info_dir: str) -> tuple[str, str]:
     return canonical_dist_name(name), version
 
 
-def _manifest_paths(entry_points: dict[str, dict[str, str]]) -> list[str]:
-    """The manifest of each top-level package the particles live in, found without importing it."""
+def _manifest_paths(entry_points: dict[str, dict[str, str]], search_paths: list[str]) -> list[str]:
+    """The manifest of each top-level package the particles live in, found without importing it.
+
+    The package is looked up on the searched paths first, then through the whole
+    import system (editable installs register their own finders).
+    """
     packages = {value.split(":")[0].split(".")[0] for value in entry_points.get(PARTICLES_GROUP, {}).values()}
-    paths = []
+    manifests = []
     for package in sorted(packages):
         try:
-            spec = importlib.util.find_spec(package)
+            spec = PathFinder.find_spec(package, search_paths) or importlib.util.find_spec(package)
         except (ImportError, ValueError):
             spec = None
         if spec is None or not spec.submodule_search_locations:
-            paths.append(f"<package {package!r} not found>")
+            manifests.append(f"<package {package!r} not found>")
             continue
-        paths.append(os.path.join(next(iter(spec.submodule_search_locations)), MANIFEST_NAME))
-    return paths
+        manifests.append(os.path.join(next(iter(spec.submodule_search_locations)), MANIFEST_NAME))
+    return manifests
 
 
 def _add_distribution(catalog: Catalog, dist: PluginDistribution) -> None:
