@@ -123,9 +123,12 @@ class Registry:
 
     def create(self, name: str, **config: Any) -> Particle:
         """A new particle ``name`` with default weights initialisation and ``config`` overrides."""
+        from sora_core.config import validate_config
+
+        info = self.info(name)
         cls = self.get_class(name)
-        particle = cls(**config)
-        particle.registered_name = self.info(name).full_name
+        particle = cls(validate_config(cls.Config, None, config, info.full_name))
+        particle.registered_name = info.full_name
         return particle
 
     def load(
