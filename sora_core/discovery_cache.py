@@ -72,11 +72,15 @@ class DiscoveryCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".discovery-", dir=self.path.parent)
+        except OSError:
+            return  # a cache we cannot write only costs speed
+        try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump({"format": CACHE_FORMAT, "entries": self._entries}, handle, separators=(",", ":"))
             os.replace(tmp, self.path)
         except OSError:
-            return  # a cache we cannot write only costs speed
+            Path(tmp).unlink(missing_ok=True)
+            return
         self._dirty = False
 
 

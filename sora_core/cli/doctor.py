@@ -28,8 +28,8 @@ def diagnose() -> dict[str, Any]:
     reg = registry.default_registry
     problems = [p.to_dict() for p in reg.catalog.problems]
     particles = registry.list()
-    known_kinds = reg.plugin_manager() and reg.kinds()
     problems += [p.to_dict() for p in reg.plugin_manager().problems]
+    known_kinds = reg.kinds()
     for info in particles:
         try:
             reg.get_class(info.full_name)
