@@ -131,3 +131,72 @@ def test_doctor_reports_broken_plugin_and_exits_non_zero(site: Path) -> None:
     reasons = {(p["plugin"], p["particle"]): p["reason"] for p in report["problems"]}
     assert "boom at import" in reasons[("bad-plugin", "gamma")]
     assert report["collisions"] == {"alpha": ["good-plugin:alpha", "other-plugin:alpha"]}
+
+
+# --- weight files offered to `sora load --weights` -------------------------------------
+
+
+@pytest.fixture
+def saved(site: Path, tmp_path: Path, make_registry) -> Path:
+    """good-plugin:beta saved with its default config (size 8)."""
+    directory = tmp_path / "beta-weights"
+    make_registry().create("good-plugin:beta").save_pretrained(directory)
+    return directory
+
+
+def _rewrite(directory: Path, tensors: dict) -> None:
+    """Replace the weights and re-sign the manifest, so only the tensor check can object."""
+    from safetensors.torch import save_file
+
+    from sora_core.safetensors_io import write_manifest
+
+    save_file(tensors, str(directory / "model.safetensors"))
+    write_manifest(directory)
+
+
+def test_load_verified_weights(site: Path, saved: Path) -> None:
+    result = run_sora("load", "beta", "--weights", str(saved), "--json", root=site)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["weights"] == str(saved)
+
+
+def test_flipped_byte_is_a_hash_mismatch(site: Path, saved: Path) -> None:
+    weights = saved / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert_clean_error(run_sora("load", "beta", "--weights", str(saved), root=site), "model.safetensors", "sha256")
+
+
+def test_truncated_weights_are_corrupt(site: Path, saved: Path) -> None:
+    weights = saved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:40])
+    from sora_core.safetensors_io import write_manifest
+
+    write_manifest(saved)
+    assert_clean_error(run_sora("load", "beta", "--weights", str(saved), root=site), "model.safetensors")
+
+
+def test_tensor_shape_mismatch(site: Path, saved: Path) -> None:
+    import torch
+
+    _rewrite(saved, {"proj.weight": torch.zeros(4, 4), "proj.bias": torch.zeros(4)})
+    result = run_sora("load", "beta", "--weights", str(saved), root=site)
+    assert_clean_error(result, "'proj.weight'", "(4, 4)", "(8, 8)")
+
+
+def test_tensor_dtype_mismatch(site: Path, saved: Path) -> None:
+    import torch
+
+    _rewrite(saved, {"proj.weight": torch.zeros(8, 8, dtype=torch.float16), "proj.bias": torch.zeros(8)})
+    assert_clean_error(run_sora("load", "beta", "--weights", str(saved), root=site), "'proj.weight'", "float16")
+
+
+def test_pickle_offered_as_weights(site: Path, tmp_path: Path) -> None:
+    import pickle
+
+    directory = tmp_path / "pickled"
+    directory.mkdir()
+    (directory / "pytorch_model.bin").write_bytes(pickle.dumps({"proj.weight": [0.0] * 64}))
+    result = run_sora("load", "beta", "--weights", str(directory), root=site)
+    assert_clean_error(result, "pytorch_model.bin", "safetensors")
