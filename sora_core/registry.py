@@ -83,20 +83,20 @@ class Registry:
         """The metadata of one particle; raises on unknown or ambiguous names."""
         return resolve(name, self.all())
 
-    def kinds(self) -> dict[str, KindSpec]:
-        """Built-in kinds plus those plugins declare in their manifests or hooks."""
+    def kinds(self, load_hooks: bool = True) -> dict[str, KindSpec]:
+        """Built-in kinds plus those plugins declare in their manifests and (unless ``load_hooks=False``) hooks."""
         found = dict(self.catalog.kinds)
-        if self._plugins is not None:
-            for kinds in self._plugins.hook.sora_register_kinds():
+        if load_hooks:
+            for kinds in self.plugin_manager().hook.sora_register_kinds():
                 for kind in kinds or ():
                     found.setdefault(kind.name, kind)
         return found
 
-    def spaces(self) -> dict[str, SpaceSpec]:
-        """Spaces plugins declare in their manifests or hooks."""
+    def spaces(self, load_hooks: bool = True) -> dict[str, SpaceSpec]:
+        """Spaces plugins declare in their manifests and (unless ``load_hooks=False``) hooks."""
         found = dict(self.catalog.spaces)
-        if self._plugins is not None:
-            for spaces in self._plugins.hook.sora_register_spaces():
+        if load_hooks:
+            for spaces in self.plugin_manager().hook.sora_register_spaces():
                 for space in spaces or ():
                     found.setdefault(space.tag, space)
         return found

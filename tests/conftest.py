@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated discovery cache and a directory of synthetic plugins."""
+"""Shared fixtures of the core tests: a directory of synthetic plugins and registries over it."""
 
 from __future__ import annotations
 
@@ -9,15 +9,6 @@ from pathlib import Path
 import pytest
 
 from sora_core.registry import Registry
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own discovery cache directory."""
-    cache = tmp_path_factory.mktemp("cache")
-    monkeypatch.setenv("SORA_CACHE_DIR", str(cache))
-    monkeypatch.delenv("SORA_NO_CACHE", raising=False)
-    return cache
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_list_json_has_kind_ports_and_distribution(site: Path) -> None:
 
 
 def test_list_plain_when_piped(site: Path) -> None:
-    result = run_sora("list", "--kind", "video_*", root=site)
+    result = run_sora("list", "*-plugin:*", "--kind", "video_*", root=site)
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "INPUTS", "OUTPUTS", "DESCRIPTION"]
     assert [line.split()[0] for line in lines[1:]] == [
