@@ -128,7 +128,7 @@ def _manifest_path(entry_point_value: str) -> Path:
 
 
 def render(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    return json.dumps(manifest, indent=2) + "\n"
 
 
 def write_manifests(dist: str) -> list[Path]:

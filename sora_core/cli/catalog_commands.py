@@ -77,7 +77,7 @@ def _print_ports(title: str, ports: dict[str, PortSpec]) -> None:
         )
         for name, spec in ports.items()
     ]
-    print_table(title, ("PORT", "DTYPE", "SHAPE", "SPACE", "OPTIONAL", "DESCRIPTION"), rows)
+    print_table(title, ("PORT", "DTYPE", "SHAPE", "SPACE", "OPTIONAL", "DESCRIPTION"), rows, plain_title=True)
 
 
 def _print_config(info: ParticleInfo) -> None:
@@ -91,7 +91,7 @@ def _print_config(info: ParticleInfo) -> None:
         )
         for field, schema in properties.items()
     ]
-    print_table("config", ("FIELD", "TYPE", "DEFAULT", "DESCRIPTION"), rows)
+    print_table("config", ("FIELD", "TYPE", "DEFAULT", "DESCRIPTION"), rows, plain_title=True)
 
 
 def _schema_type(schema: dict[str, Any]) -> str:

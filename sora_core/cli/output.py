@@ -19,8 +19,10 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A table: drawn with rich on a terminal, aligned plain text otherwise."""
+def print_table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, plain_title: bool = False
+) -> None:
+    """A table: drawn with rich on a terminal, aligned plain text otherwise (titled if ``plain_title``)."""
     if is_terminal():
         from rich.console import Console
         from rich.table import Table
@@ -32,6 +34,8 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]
             table.add_row(*row)
         Console().print(table)
         return
+    if plain_title:
+        sys.stdout.write(f"\n{title}:\n")
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
     for row in (headers, *rows):
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
