@@ -200,3 +200,27 @@ def test_pickle_offered_as_weights(site: Path, tmp_path: Path) -> None:
     (directory / "pytorch_model.bin").write_bytes(pickle.dumps({"proj.weight": [0.0] * 64}))
     result = run_sora("load", "beta", "--weights", str(directory), root=site)
     assert_clean_error(result, "pytorch_model.bin", "safetensors")
+
+
+def test_list_draws_a_table_on_a_terminal(site: Path) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(site), COLUMNS="160")
+    code = "import sys; from sora_core.cli.main import main; sys.exit(main(['list', 'good-plugin:*']))"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=terminal, stderr=subprocess.PIPE, env=env)
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=60) == 0
+    text = output.decode("utf-8", "replace")
+    assert "2 particles" in text and "good-plugin:alpha" in text
+    assert "┃" in text or "│" in text  # rich drew a table
