@@ -61,11 +61,12 @@ class DiscoveryCache:
         self._dirty = True
 
     def save(self) -> None:
-        """Write the entries seen in this run (dropping uninstalled ones) if anything changed."""
+        """Write the entries back if anything changed, dropping those of uninstalled distributions."""
         if self.path is None:
             return
-        if set(self._entries) - self._used:
-            self._entries = {k: v for k, v in self._entries.items() if k in self._used}
+        gone = {key for key in set(self._entries) - self._used if not os.path.isdir(key)}
+        if gone:
+            self._entries = {k: v for k, v in self._entries.items() if k not in gone}
             self._dirty = True
         if not self._dirty:
             return
@@ -76,7 +77,8 @@ class DiscoveryCache:
             return  # a cache we cannot write only costs speed
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"format": CACHE_FORMAT, "entries": self._entries}, handle, separators=(",", ":"))
+                # json.dumps uses the C encoder; json.dump to a file does not.
+                handle.write(json.dumps({"format": CACHE_FORMAT, "entries": self._entries}, separators=(",", ":")))
             os.replace(tmp, self.path)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
