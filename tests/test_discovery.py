@@ -147,3 +147,23 @@ def test_list_filters_by_space(plugin_root: Path, make_registry) -> None:
     registry = make_registry()
     assert [p.full_name for p in registry.list(space="latent/*")] == ["space-plugin:one"]
     assert [p.full_name for p in registry.list(space="latent/test-vae@1")] == ["space-plugin:one"]
+
+
+def test_cache_keeps_other_path_sets_and_drops_uninstalled(tmp_path: Path, isolated_cache: Path) -> None:
+    import shutil
+
+    from sora_core.registry import Registry
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    write_plugin(first, "plugin-a", ["p"])
+    write_plugin(second, "plugin-b", ["q"])
+    Registry(paths=[str(first)]).list()
+    Registry(paths=[str(second)]).list()
+    entries = json.loads((isolated_cache / "discovery.json").read_text())["entries"]
+    assert {Path(key).parent.name for key in entries} == {"first", "second"}
+    shutil.rmtree(second / "plugin_b-1.0.0.dist-info")
+    Registry(paths=[str(first)]).list()
+    entries = json.loads((isolated_cache / "discovery.json").read_text())["entries"]
+    assert {Path(key).parent.name for key in entries} == {"first"}
