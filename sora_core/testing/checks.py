@@ -279,13 +279,9 @@ def check_manifest(subject: Subject, info: ParticleInfo) -> str:
     from sora_core.manifest_builder import describe_class
 
     declared = json.loads(json.dumps(describe_class(subject.cls), sort_keys=True))
+    listed = info.to_dict()
     stored = {
-        "kind": info.kind,
-        "description": info.description,
-        "inputs": {k: v.to_dict() for k, v in info.inputs.items()},
-        "outputs": {k: v.to_dict() for k, v in info.outputs.items()},
-        "config_schema": info.config_schema,
-        "default_config": info.default_config,
+        key: listed[key] for key in ("kind", "description", "inputs", "outputs", "config_schema", "default_config")
     }
     stale = [key for key, value in stored.items() if declared[key] != value]
     relative = declared["default_weights"]
