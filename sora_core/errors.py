@@ -108,3 +108,39 @@ class TensorMismatchError(WeightsError):
 
 class MissingWeightsError(WeightsError, FileNotFoundError):
     """A weights directory or one of its files does not exist."""
+
+
+# --- pipelines -------------------------------------------------------------------------
+
+
+class SpecError(SoraError):
+    """A pipeline spec file is unreadable or invalid."""
+
+
+class PipelineError(SoraError):
+    """A pipeline cannot be built: every problem found is listed."""
+
+    def __init__(self, pipeline: str, problems: list[str], hint: str | None = None) -> None:
+        self.pipeline = pipeline
+        self.problems = list(problems)
+        count = f"{len(self.problems)} problem" + ("s" if len(self.problems) != 1 else "")
+        super().__init__(
+            f"pipeline {pipeline!r} is invalid ({count}):\n" + "\n".join(f"  - {p}" for p in self.problems),
+            hint or "fix the spec (or swap the named node for a particle that fits) and build again",
+        )
+
+
+class IncompatibleSwapError(PipelineError):
+    """A swap was refused because the new particle does not fit the graph."""
+
+
+class TemplateNotFoundError(SoraError, LookupError):
+    """No installed plugin provides the asked pipeline template."""
+
+
+class PipelineRuntimeError(SoraError):
+    """A node failed or returned something other than its declared outputs while running."""
+
+
+class LockDriftError(SoraError):
+    """A pipeline no longer matches its lock file."""

@@ -57,7 +57,14 @@ from sora_core.safetensors_io import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEFAULT_MAX_SHARD_SIZE", "load_pretrained", "read_config", "save_pretrained", "verify_directory"]
+__all__ = [
+    "DEFAULT_MAX_SHARD_SIZE",
+    "load_pretrained",
+    "read_config",
+    "resolve_dtype",
+    "save_pretrained",
+    "verify_directory",
+]
 
 P = TypeVar("P", bound=Particle)
 
@@ -164,7 +171,7 @@ def load_pretrained(
     """Build a ``cls`` from a directory written by :func:`save_pretrained`, or from one ``.safetensors`` file."""
     path = Path(directory)
     if dtype is not None:
-        dtype = _resolve_dtype(dtype)
+        dtype = resolve_dtype(dtype)
     if not path.exists():
         raise MissingWeightsError(f"{path} does not exist", "pass a directory written by save_pretrained")
     if path.is_file():
@@ -352,7 +359,8 @@ def _finish(module: torch.nn.Module, dtype: Any, device: Any) -> torch.nn.Module
     return module.eval()
 
 
-def _resolve_dtype(dtype: Any) -> torch.dtype:
+def resolve_dtype(dtype: Any) -> torch.dtype:
+    """A floating torch dtype from a dtype or its name (``"float16"``, ``"torch.bfloat16"``)."""
     import torch
 
     result = dtype if isinstance(dtype, torch.dtype) else getattr(torch, str(dtype).removeprefix("torch."), None)

@@ -1,0 +1,293 @@
+"""The :class:`Pipeline`: particles built from a spec, checked as a graph, run, swapped, described."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sora_core.errors import IncompatibleSwapError, PipelineError, SoraError, SpecError, TemplateNotFoundError
+from sora_core.pipeline.spec import NodeSpec, PipelineSpec, load_spec, parse_endpoint, spec_from_data
+from sora_core.pipeline.validate import graph_problems, topological_order
+
+if TYPE_CHECKING:
+    import torch
+
+    from sora_core.particle import Particle
+    from sora_core.registry import Registry
+
+
+class Pipeline:
+    """A checked graph of particles. Build with :meth:`from_spec`, :meth:`from_template` or a builder.
+
+    Calling it runs the graph: ``pipe(text=..., video=...)`` returns the outputs by name.
+    """
+
+    def __init__(
+        self, spec: PipelineSpec, nodes: dict[str, Particle], registry: Registry, base_dir: Path | None = None
+    ) -> None:
+        self.spec = spec
+        self.nodes = nodes
+        self.registry = registry
+        self.base_dir = base_dir
+        self.order, _ = topological_order(list(spec.nodes), spec.edges)
+        self._observers: list[Any] = []
+
+    # --- building -------------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: PipelineSpec | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        registry: Registry | None = None,
+        materialize: bool = True,
+    ) -> Pipeline:
+        """Build and check a pipeline from a spec object, plain data, or a YAML/JSON file.
+
+        Every problem (unknown particles, bad configs, mismatched edges, unconnected
+        inputs, cycles) is reported at once in a :class:`~sora_core.errors.PipelineError`.
+        ``materialize=False`` builds the particles on torch's meta device without weights:
+        enough to check and draw the graph, not to run it.
+        """
+        from sora_core import registry as default
+
+        registry = registry or default.default_registry
+        base_dir: Path | None = None
+        if isinstance(spec, (str, os.PathLike)):
+            base_dir = Path(spec).resolve().parent
+            spec = load_spec(spec)
+        elif not isinstance(spec, PipelineSpec):
+            spec = spec_from_data(dict(spec), "pipeline spec")
+        nodes: dict[str, Particle] = {}
+        problems: list[str] = []
+        for name, node in spec.nodes.items():
+            try:
+                nodes[name] = build_node(node, registry, base_dir, materialize)
+            except SoraError as exc:
+                problems.append(f"node {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        problems += graph_problems(spec, nodes, registry)
+        if problems:
+            raise PipelineError(spec.name, problems)
+        return cls(spec, nodes, registry, base_dir)
+
+    @classmethod
+    def from_template(cls, name: str, *, registry: Registry | None = None, materialize: bool = True) -> Pipeline:
+        """Build a pipeline from a template that an installed plugin contributes."""
+        from sora_core import registry as default
+
+        registry = registry or default.default_registry
+        templates = available_templates(registry)
+        if name not in templates:
+            close = difflib.get_close_matches(name, list(templates), n=3)
+            raise TemplateNotFoundError(
+                f"no installed plugin provides the pipeline template {name!r}",
+                ("did you mean " + ", ".join(map(repr, close)) + "?")
+                if close
+                else "templates installed: " + (", ".join(sorted(templates)) or "none"),
+            )
+        template = templates[name]
+        if isinstance(template, (str, os.PathLike)):
+            return cls.from_spec(template, registry=registry, materialize=materialize)
+        return cls.from_spec(spec_from_data(template, f"template {name!r}"), registry=registry, materialize=materialize)
+
+    # --- information -----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def placement(self, node: str) -> tuple[torch.device | None, torch.dtype | None]:
+        """The device and dtype a node runs on (``None``: as built)."""
+        import torch
+
+        from sora_core.weights import resolve_dtype
+
+        node_spec = self.spec.nodes[node]
+        device = torch.device(node_spec.device) if node_spec.device else None
+        dtype = resolve_dtype(node_spec.dtype) if node_spec.dtype else None
+        return device, dtype
+
+    def describe(self, trace: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """The graph as plain data (what `sora graph` draws); ``trace`` adds per-node timings."""
+        trace = trace or {}
+        nodes = []
+        for name in self.order:
+            particle = self.nodes[name]
+            nodes.append(
+                {
+                    "name": name,
+                    "particle": particle.registered_name or type(particle).__qualname__,
+                    "kind": particle.kind,
+                    "inputs": {k: v.to_dict() for k, v in particle.input_ports().items()},
+                    "outputs": {k: v.to_dict() for k, v in particle.output_ports().items()},
+                    "trace": dict(trace[name]) if name in trace else None,
+                }
+            )
+        edges = [
+            {
+                "source": e.source,
+                "source_port": e.source_port,
+                "target": e.target,
+                "target_port": e.target_port,
+                "spec": self.nodes[e.source].output_ports()[e.source_port].to_dict(),
+            }
+            for e in self.spec.edges
+        ]
+        inputs = {}
+        for name, targets in self.spec.inputs.items():
+            node, port = parse_endpoint(targets[0])
+            inputs[name] = {"targets": list(targets), "spec": self.nodes[node].input_ports()[port].to_dict()}
+        outputs = {}
+        for name, source in self.spec.outputs.items():
+            node, port = parse_endpoint(source)
+            outputs[name] = {"source": source, "spec": self.nodes[node].output_ports()[port].to_dict()}
+        return {
+            "name": self.name,
+            "description": self.spec.description,
+            "inputs": inputs,
+            "outputs": outputs,
+            "nodes": nodes,
+            "edges": edges,
+        }
+
+    # --- changing ------------------------------------------------------------------------------
+
+    def swap(self, node: str, particle: str, *, weights: str | None = None, **config: Any) -> None:
+        """Replace ``node`` by ``particle`` (with ``config``); refused with every reason if it does not fit."""
+        if node not in self.nodes:
+            raise IncompatibleSwapError(self.name, [f"unknown node {node!r} (nodes: {', '.join(self.nodes)})"])
+        new_spec = NodeSpec(particle=particle, config=config, weights=weights)
+        try:
+            candidate = build_node(new_spec, self.registry, self.base_dir, materialize=True)
+        except SoraError as exc:
+            raise IncompatibleSwapError(self.name, [f"node {node!r}: {exc.message}"], exc.hint) from None
+        old = self.nodes[node]
+        problems = []
+        if candidate.kind != old.kind:
+            problems.append(
+                f"node {node!r} is a {old.kind}, but {candidate.registered_name} is a {candidate.kind}: "
+                "a swap keeps the node's kind"
+            )
+        placement = {"device": self.spec.nodes[node].device, "dtype": self.spec.nodes[node].dtype}
+        new_spec = new_spec.model_copy(update=placement)
+        spec = self.spec.model_copy(update={"nodes": {**self.spec.nodes, node: new_spec}})
+        problems += graph_problems(spec, {**self.nodes, node: candidate}, self.registry)
+        if problems:
+            raise IncompatibleSwapError(
+                self.name,
+                [f"swapping {node!r} to {candidate.registered_name}: {p}" for p in problems],
+                "pick a particle whose ports fit (see the suggestions), or change its config",
+            )
+        self.nodes[node] = _placed(candidate, spec.nodes[node])
+        self.spec = spec
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        seed: int | None = None,
+        concurrent: bool = True,
+        progress: bool | None = None,
+    ) -> dict[str, Any]:
+        """Run the graph on ``inputs`` (by pipeline input name) and return its outputs by name.
+
+        Independent branches run concurrently (threads); every node runs under
+        ``torch.inference_mode``. With ``seed``, runs reproduce exactly.
+        """
+        from sora_core.pipeline.execute import execute
+
+        return execute(self, inputs, seed=seed, concurrent=concurrent, progress=progress)
+
+    def __call__(self, **inputs: Any) -> dict[str, Any]:
+        return self.run(inputs)
+
+    def observe(self, observer: Any) -> None:
+        """Register an object implementing ``sora_before_node`` / ``sora_after_node`` for this pipeline's runs."""
+        self._observers.append(observer)
+
+    def hooks(self) -> Any:
+        """The hook relay: plugins' hooks plus this pipeline's observers."""
+        return _Relay(self.registry.plugin_manager(), self._observers)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, nodes={list(self.nodes)})"
+
+
+class _Relay:
+    """Calls a hook on every plugin and on the pipeline's own observers."""
+
+    def __init__(self, manager: Any, observers: list[Any]) -> None:
+        self.manager, self.observers = manager, observers
+
+    def sora_before_node(self, **kwargs: Any) -> None:
+        self.manager.hook.sora_before_node(**kwargs)
+        for observer in self.observers:
+            if hasattr(observer, "sora_before_node"):
+                observer.sora_before_node(**kwargs)
+
+    def sora_after_node(self, **kwargs: Any) -> None:
+        self.manager.hook.sora_after_node(**kwargs)
+        for observer in self.observers:
+            if hasattr(observer, "sora_after_node"):
+                observer.sora_after_node(**kwargs)
+
+
+def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materialize: bool) -> Particle:
+    """Create (or load) one node's particle as its spec says."""
+    info = registry.info(node.particle)
+    if node.weights is not None and node.config:
+        raise SpecError(
+            f"particle {info.full_name} is loaded from weights, so config overrides {sorted(node.config)} cannot apply",
+            "drop the config, or drop weights to build it fresh",
+        )
+    if not materialize:
+        return _on_meta(info.full_name, node, registry, base_dir)
+    if node.weights is None:
+        particle = registry.create(info.full_name, **node.config)
+    else:
+        weights = None if node.weights == "default" else _resolve_path(node.weights, base_dir)
+        particle = registry.load(info.full_name, weights=weights)
+    return _placed(particle, node)
+
+
+def _on_meta(name: str, node: NodeSpec, registry: Registry, base_dir: Path | None) -> Particle:
+    import torch
+
+    config = dict(node.config)
+    if node.weights is not None:
+        from sora_core.safetensors_io import read_config
+
+        weights = registry.info(name).default_weights if node.weights == "default" else node.weights
+        if weights is not None:
+            config = read_config(_resolve_path(weights, base_dir))["config"]
+    with torch.device("meta"):
+        return registry.create(name, **config)
+
+
+def _resolve_path(path: str, base_dir: Path | None) -> str:
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute() and base_dir is not None:
+        candidate = base_dir / candidate
+    return str(candidate)
+
+
+def _placed(particle: Particle, node: NodeSpec) -> Particle:
+    if (node.device or node.dtype) and hasattr(particle, "to"):
+        from sora_core.weights import resolve_dtype
+
+        particle = particle.to(device=node.device, dtype=resolve_dtype(node.dtype) if node.dtype else None)
+    return particle
+
+
+def available_templates(registry: Registry) -> dict[str, Any]:
+    """Every template installed plugins contribute, by name."""
+    found: dict[str, Any] = {}
+    for templates in registry.plugin_manager().hook.sora_register_templates():
+        for name, template in (templates or {}).items():
+            found.setdefault(name, template)
+    return found
