@@ -1,4 +1,9 @@
-"""Running a built pipeline: dependency order, concurrent branches, seeds, hooks and progress."""
+"""Running a built pipeline: dependency order, concurrent branches, seeds, hooks and progress.
+
+Everything that does not change between runs (levels, each node's ports, edges and
+placement) is computed once into an :class:`ExecutionPlan`, so a run costs little
+more than the particles' own forward passes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -28,17 +34,55 @@ def node_seed(seed: int, node: str) -> int:
     return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def levels(pipeline: Pipeline) -> list[list[str]]:
-    """Nodes grouped by depth: every node's inputs come from earlier groups."""
-    order, _ = topological_order(list(pipeline.nodes), pipeline.spec.edges)
-    depth: dict[str, int] = {}
-    for node in order:
-        parents = [e.source for e in pipeline.spec.edges if e.target == node]
-        depth[node] = 1 + max((depth[p] for p in parents), default=-1)
-    grouped: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-    for node in order:
-        grouped[depth[node]].append(node)
-    return grouped
+@dataclass(frozen=True)
+class NodePlan:
+    """What running one node needs, computed once."""
+
+    name: str
+    inputs: tuple[str, ...]
+    required_outputs: tuple[str, ...]
+    downstream: tuple[tuple[str, str, str], ...]  # (output port, target node, target port)
+    device: torch.device | None
+    dtype: torch.dtype | None
+    stochastic: bool
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """Nodes grouped by depth (every node's inputs come from earlier groups), and how to run each."""
+
+    levels: tuple[tuple[str, ...], ...]
+    nodes: dict[str, NodePlan]
+    input_targets: dict[str, tuple[tuple[str, str], ...]]
+    outputs: dict[str, tuple[str, str]]
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> ExecutionPlan:
+        spec = pipeline.spec
+        order, _ = topological_order(list(pipeline.nodes), spec.edges)
+        depth: dict[str, int] = {}
+        for node in order:
+            parents = [e.source for e in spec.edges if e.target == node]
+            depth[node] = 1 + max((depth[p] for p in parents), default=-1)
+        levels = tuple(tuple(n for n in order if depth[n] == d) for d in range(max(depth.values(), default=-1) + 1))
+        nodes = {}
+        for name, particle in pipeline.nodes.items():
+            device, dtype = pipeline.placement(name)
+            nodes[name] = NodePlan(
+                name=name,
+                inputs=tuple(particle.input_ports()),
+                required_outputs=tuple(p for p, s in particle.output_ports().items() if not s.optional),
+                downstream=tuple((e.source_port, e.target, e.target_port) for e in spec.edges if e.source == name),
+                device=device,
+                dtype=dtype,
+                stochastic=bool(getattr(particle, "stochastic", False)),
+            )
+        return cls(
+            levels=levels,
+            nodes=nodes,
+            input_targets={k: tuple(parse_endpoint(t) for t in v) for k, v in spec.inputs.items()},
+            outputs={k: parse_endpoint(v) for k, v in spec.outputs.items()},
+        )
 
 
 def execute(
@@ -50,39 +94,54 @@ def execute(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run ``pipeline`` on ``inputs`` (by pipeline input name); return its outputs by name."""
-    _check_inputs(pipeline, inputs)
+    plan = pipeline.plan()
+    _check_inputs(pipeline, plan, inputs)
     values: Values = {}  # what each node reads, by (node, input port); filled as producers finish
-    for name, targets in pipeline.spec.inputs.items():
+    for name, targets in plan.input_targets.items():
         for target in targets:
-            values[parse_endpoint(target)] = inputs[name]
+            values[target] = inputs[name]
     results: Values = {}  # what each node wrote, by (node, output port)
     if seed is not None:
         torch.manual_seed(seed)
     hook = pipeline.hooks()
-    groups = levels(pipeline)
-    with _progress(progress, sum(len(g) for g in groups), pipeline.name) as advance:
+    widest = max((sum(not plan.nodes[n].stochastic for n in level) for level in plan.levels), default=0)
+    workers = min(widest, os.cpu_count() or 1) if concurrent else 1
+    with _progress(progress, len(plan.nodes), pipeline.name) as advance, _pool(workers) as pool:
 
         def run(node: str) -> None:
-            _run_node(pipeline, node, values, results, seed, hook)
+            _run_node(pipeline, plan.nodes[node], values, results, seed, hook)
             advance(node)
 
-        for group in groups:
-            parallel = [n for n in group if not getattr(pipeline.nodes[n], "stochastic", False)]
-            alone = [n for n in group if n not in parallel]
-            if concurrent and len(parallel) > 1:
-                with ThreadPoolExecutor(max_workers=min(len(parallel), os.cpu_count() or 1)) as pool:
-                    for future in [pool.submit(run, n) for n in parallel]:
-                        future.result()
+        for level in plan.levels:
+            parallel = [n for n in level if not plan.nodes[n].stochastic]
+            if pool is not None and len(parallel) > 1:
+                for future in [pool.submit(run, n) for n in parallel]:
+                    future.result()
             else:
                 for node in parallel:
                     run(node)
-            for node in alone:  # nodes that draw random numbers run one at a time, so seeds reproduce
-                run(node)
-    return {name: results[parse_endpoint(source)] for name, source in pipeline.spec.outputs.items()}
+            for node in level:  # nodes that draw random numbers run one at a time, so seeds reproduce
+                if plan.nodes[node].stochastic:
+                    run(node)
+    return {name: results[source] for name, source in plan.outputs.items()}
 
 
-def _check_inputs(pipeline: Pipeline, inputs: Mapping[str, Any]) -> None:
-    expected = set(pipeline.spec.inputs)
+class _pool:
+    """A thread pool for the run, or ``None`` when only one worker would be used."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+
+    def __enter__(self) -> ThreadPoolExecutor | None:
+        return self._executor
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+
+def _check_inputs(pipeline: Pipeline, plan: ExecutionPlan, inputs: Mapping[str, Any]) -> None:
+    expected = set(plan.input_targets)
     missing = sorted(expected - set(inputs))
     unknown = sorted(set(inputs) - expected)
     if missing or unknown:
@@ -97,14 +156,14 @@ def _check_inputs(pipeline: Pipeline, inputs: Mapping[str, Any]) -> None:
         )
 
 
-def _run_node(pipeline: Pipeline, node: str, values: Values, results: Values, seed: int | None, hook: Any) -> None:
+def _run_node(pipeline: Pipeline, plan: NodePlan, values: Values, results: Values, seed: int | None, hook: Any) -> None:
+    node = plan.name
     particle = pipeline.nodes[node]
-    device, dtype = pipeline.placement(node)
     kwargs = {
-        port: _place(values[(node, port)], device, dtype) for port in particle.input_ports() if (node, port) in values
+        port: _place(values[(node, port)], plan.device, plan.dtype) for port in plan.inputs if (node, port) in values
     }
     hook.sora_before_node(pipeline=pipeline, node=node, particle=particle, inputs=kwargs)
-    if seed is not None and getattr(particle, "stochastic", False):
+    if seed is not None and plan.stochastic:
         torch.manual_seed(node_seed(seed, node))
     start = time.perf_counter()
     try:
@@ -123,7 +182,7 @@ def _run_node(pipeline: Pipeline, node: str, values: Values, results: Values, se
             f"node {node!r} ({particle.registered_name}) returned {type(outputs).__name__}, not a dict of outputs",
             "forward must return a dict keyed by output port name",
         )
-    missing = [p for p, spec in particle.output_ports().items() if not spec.optional and p not in outputs]
+    missing = [p for p in plan.required_outputs if p not in outputs]
     if missing:
         raise PipelineRuntimeError(
             f"node {node!r} ({particle.registered_name}) did not return its output {', '.join(map(repr, missing))}",
@@ -131,9 +190,9 @@ def _run_node(pipeline: Pipeline, node: str, values: Values, results: Values, se
         )
     for port, value in outputs.items():
         results[(node, port)] = value
-    for edge in pipeline.spec.edges:
-        if edge.source == node and edge.source_port in outputs:
-            values[(edge.target, edge.target_port)] = outputs[edge.source_port]
+    for port, target, target_port in plan.downstream:
+        if port in outputs:
+            values[(target, target_port)] = outputs[port]
     hook.sora_after_node(pipeline=pipeline, node=node, particle=particle, outputs=dict(outputs), seconds=seconds)
 
 

@@ -34,6 +34,7 @@ class Pipeline:
         self.base_dir = base_dir
         self.order, _ = topological_order(list(spec.nodes), spec.edges)
         self._observers: list[Any] = []
+        self._plan: Any = None
 
     # --- building -------------------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class Pipeline:
             )
         self.nodes[node] = _placed(candidate, spec.nodes[node])
         self.spec = spec
+        self._plan = None
 
     # --- running -----------------------------------------------------------------------------
 
@@ -202,6 +204,14 @@ class Pipeline:
         from sora_core.pipeline.execute import execute
 
         return execute(self, inputs, seed=seed, concurrent=concurrent, progress=progress)
+
+    def plan(self) -> Any:
+        """The :class:`~sora_core.pipeline.execute.ExecutionPlan`, computed once per graph."""
+        if self._plan is None:
+            from sora_core.pipeline.execute import ExecutionPlan
+
+            self._plan = ExecutionPlan.of(self)
+        return self._plan
 
     def __call__(self, **inputs: Any) -> dict[str, Any]:
         return self.run(inputs)

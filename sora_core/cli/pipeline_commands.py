@@ -1,0 +1,182 @@
+"""``sora run``, ``sora graph`` and ``sora lock``: pipelines from a spec file or a template."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from sora_core.cli.output import print_json, print_table
+from sora_core.errors import ConfigError, SpecError
+
+
+def add_commands(commands: Any) -> None:
+    run = commands.add_parser("run", help="run a pipeline from a spec file or an installed template")
+    _target(run)
+    run.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pipeline input: randn:16,10,512 | zeros:... | FILE.safetensors[:TENSOR] | JSON | text",
+    )
+    run.add_argument("--seed", type=int, default=None, help="seed the run (and random inputs) for reproducibility")
+    run.add_argument("--sequential", action="store_true", help="run independent branches one after another")
+    run.add_argument("--trace", action="store_true", help="print each node's wall time, peak memory, output shapes")
+    run.add_argument("--trace-out", metavar="FILE", help="write a Chrome trace-event JSON of the run")
+    run.add_argument("--locked", metavar="LOCKFILE", help="refuse to run if the pipeline drifted from this lock")
+    run.add_argument("--output", metavar="FILE", help="save the tensor outputs to a safetensors file")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar")
+    run.add_argument("--json", action="store_true", help="print JSON")
+    run.set_defaults(run=run_pipeline)
+
+    graph = commands.add_parser("graph", help="draw a pipeline as Mermaid, Graphviz DOT or a self-contained HTML page")
+    _target(graph)
+    graph.add_argument("--format", choices=("mermaid", "dot", "html"), default="mermaid")
+    graph.add_argument("--trace", metavar="TRACE", help="a trace from `sora run --trace-out`: show node times")
+    graph.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+    graph.set_defaults(run=run_graph)
+
+    lock = commands.add_parser("lock", help="pin each node's distribution, class, config and weight hashes")
+    _target(lock)
+    lock.add_argument("-o", "--output", metavar="FILE", help="default: NAME.lock.json in the current directory")
+    lock.set_defaults(run=run_lock)
+
+
+def _target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="SPEC_OR_TEMPLATE", help="a YAML/JSON spec file, or a template name")
+    parser.add_argument(
+        "--swap",
+        dest="swaps",
+        action="append",
+        default=[],
+        metavar="NODE=PARTICLE",
+        help="replace a node's particle by name before building (refused if it does not fit)",
+    )
+
+
+def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
+    """The pipeline ``args.target`` names, with ``--swap`` applied."""
+    from sora_core.pipeline import Pipeline
+
+    target = args.target
+    if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
+        pipe = Pipeline.from_spec(target, materialize=materialize)
+    else:
+        pipe = Pipeline.from_template(target, materialize=materialize)
+    for swap in args.swaps:
+        node, sep, particle = swap.partition("=")
+        if not sep or not node or not particle:
+            raise ConfigError(f"--swap {swap!r} is not NODE=PARTICLE", "write e.g. --swap attention=my-attention")
+        pipe.swap(node, particle)
+    return pipe
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    import torch
+
+    from sora_core.pipeline.trace import Tracer
+    from sora_core.pipeline.values import describe_value, parse_value, save_outputs
+
+    pipe = build(args)
+    if args.locked:
+        from sora_core.pipeline.lock import check_lock
+
+        check_lock(pipe, args.locked)
+    specs = {name: entry["spec"] for name, entry in pipe.describe()["inputs"].items()}
+    generator = torch.Generator().manual_seed(args.seed if args.seed is not None else 0)
+    inputs = {}
+    for item in args.inputs:
+        name, sep, text = item.partition("=")
+        if not sep or name not in specs:
+            raise ConfigError(
+                f"--input {item!r}: {'unknown input ' + repr(name) if sep else 'not NAME=VALUE'}",
+                "the pipeline's inputs are " + (", ".join(sorted(specs)) or "none"),
+            )
+        inputs[name] = parse_value(name, text, specs[name], generator)
+    tracer = Tracer()
+    if args.trace or args.trace_out:
+        pipe.observe(tracer)
+    outputs = pipe.run(inputs, seed=args.seed, concurrent=not args.sequential, progress=args.progress)
+    if args.output:
+        save_outputs(outputs, args.output)
+    if args.trace_out:
+        tracer.write_chrome_trace(args.trace_out)
+    report = {name: describe_value(value) for name, value in outputs.items()}
+    if args.json:
+        print_json({"outputs": report, "trace": tracer.summary() if args.trace else None})
+        return 0
+    rows = [
+        (
+            name,
+            d.get("dtype", d.get("type", "")),
+            str(d.get("shape", "")),
+            str(d.get("mean", "")),
+            str(d.get("std", "")),
+        )
+        for name, d in report.items()
+    ]
+    print_table(f"pipeline {pipe.name}: outputs", ("OUTPUT", "DTYPE", "SHAPE", "MEAN", "STD"), rows)
+    if args.trace:
+        trace_rows = [
+            (
+                node,
+                record.particle,
+                f"{record.seconds * 1000:.2f}",
+                f"{record.peak_memory_bytes / 2**20:.1f}",
+                ", ".join(f"{p}{tuple(s)}" for p, s in record.output_shapes.items()),
+            )
+            for node, record in tracer.nodes.items()
+        ]
+        print_table("trace", ("NODE", "PARTICLE", "MS", "PEAK MIB", "OUTPUT SHAPES"), trace_rows, plain_title=True)
+    return 0
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    from sora_core.pipeline import render
+
+    pipe = build(args, materialize=False)
+    trace = _read_trace(args.trace) if args.trace else None
+    description = pipe.describe(trace)
+    text = {"mermaid": render.to_mermaid, "dot": render.to_dot, "html": render.to_html}[args.format](description)
+    if args.output:
+        _write_text(Path(args.output), text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def run_lock(args: argparse.Namespace) -> int:
+    from sora_core.pipeline.lock import write_lock
+
+    pipe = build(args)
+    path = write_lock(pipe, args.output or f"{pipe.name}.lock.json")
+    print(f"wrote {path}")
+    return 0
+
+
+def _read_trace(path: str) -> dict[str, Any]:
+    import json
+
+    from sora_core.pipeline.trace import summary_from_chrome_trace
+
+    try:
+        return summary_from_chrome_trace(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"cannot read trace {path}: {exc}", "pass a file written by `sora run --trace-out`") from None
+
+
+def _write_text(path: Path, text: str) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
