@@ -23,6 +23,7 @@ from sora_core.errors import BrokenPluginError, MissingWeightsError
 from sora_core.kinds import KindSpec
 from sora_core.metadata import ParticleInfo, PluginProblem
 from sora_core.naming import resolve
+from sora_core.ports import PortSpec
 from sora_core.spaces import SpaceSpec
 
 if TYPE_CHECKING:
@@ -157,6 +158,8 @@ class Registry:
         from sora_core.manifest_builder import describe_class
 
         entry = describe_class(cls)
+        entry["inputs"] = {k: PortSpec.from_dict(v) for k, v in entry["inputs"].items()}
+        entry["outputs"] = {k: PortSpec.from_dict(v) for k, v in entry["outputs"].items()}
         info = ParticleInfo(
             name=name,
             dist=RUNTIME_DIST,
