@@ -63,15 +63,16 @@ def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
     from sora_core.pipeline import Pipeline
 
     target = args.target
+    seed = getattr(args, "seed", None)
     if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
-        pipe = Pipeline.from_spec(target, materialize=materialize)
+        pipe = Pipeline.from_spec(target, materialize=materialize, seed=seed)
     else:
-        pipe = Pipeline.from_template(target, materialize=materialize)
+        pipe = Pipeline.from_template(target, materialize=materialize, seed=seed)
     for swap in args.swaps:
         node, sep, particle = swap.partition("=")
         if not sep or not node or not particle:
             raise ConfigError(f"--swap {swap!r} is not NODE=PARTICLE", "write e.g. --swap attention=my-attention")
-        pipe.swap(node, particle)
+        pipe.swap(node, particle, seed=seed)
     return pipe
 
 

@@ -71,8 +71,8 @@ class PipelineBuilder:
 
         return spec_from_data(self._data, f"builder {self._data['name']!r}")
 
-    def build(self, *, registry: Registry | None = None, materialize: bool = True) -> Pipeline:
+    def build(self, *, registry: Registry | None = None, materialize: bool = True, seed: int | None = None) -> Pipeline:
         """Check the graph and build its particles (see :meth:`Pipeline.from_spec`)."""
         from sora_core.pipeline.pipeline import Pipeline
 
-        return Pipeline.from_spec(self.spec(), registry=registry, materialize=materialize)
+        return Pipeline.from_spec(self.spec(), registry=registry, materialize=materialize, seed=seed)

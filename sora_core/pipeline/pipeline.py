@@ -45,13 +45,15 @@ class Pipeline:
         *,
         registry: Registry | None = None,
         materialize: bool = True,
+        seed: int | None = None,
     ) -> Pipeline:
         """Build and check a pipeline from a spec object, plain data, or a YAML/JSON file.
 
         Every problem (unknown particles, bad configs, mismatched edges, unconnected
         inputs, cycles) is reported at once in a :class:`~sora_core.errors.PipelineError`.
         ``materialize=False`` builds the particles on torch's meta device without weights:
-        enough to check and draw the graph, not to run it.
+        enough to check and draw the graph, not to run it. ``seed`` makes the initial
+        weights of freshly created nodes reproducible (each node gets its own seed).
         """
         from sora_core import registry as default
 
@@ -66,6 +68,8 @@ class Pipeline:
         problems: list[str] = []
         for name, node in spec.nodes.items():
             try:
+                if seed is not None:
+                    _seed_node(seed, name)
                 nodes[name] = build_node(node, registry, base_dir, materialize)
             except SoraError as exc:
                 problems.append(f"node {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
@@ -75,7 +79,9 @@ class Pipeline:
         return cls(spec, nodes, registry, base_dir)
 
     @classmethod
-    def from_template(cls, name: str, *, registry: Registry | None = None, materialize: bool = True) -> Pipeline:
+    def from_template(
+        cls, name: str, *, registry: Registry | None = None, materialize: bool = True, seed: int | None = None
+    ) -> Pipeline:
         """Build a pipeline from a template that an installed plugin contributes."""
         from sora_core import registry as default
 
@@ -91,8 +97,9 @@ class Pipeline:
             )
         template = templates[name]
         if isinstance(template, (str, os.PathLike)):
-            return cls.from_spec(template, registry=registry, materialize=materialize)
-        return cls.from_spec(spec_from_data(template, f"template {name!r}"), registry=registry, materialize=materialize)
+            return cls.from_spec(template, registry=registry, materialize=materialize, seed=seed)
+        spec = spec_from_data(template, f"template {name!r}")
+        return cls.from_spec(spec, registry=registry, materialize=materialize, seed=seed)
 
     # --- information -----------------------------------------------------------------------
 
@@ -156,11 +163,18 @@ class Pipeline:
 
     # --- changing ------------------------------------------------------------------------------
 
-    def swap(self, node: str, particle: str, *, weights: str | None = None, **config: Any) -> None:
-        """Replace ``node`` by ``particle`` (with ``config``); refused with every reason if it does not fit."""
+    def swap(
+        self, node: str, particle: str, *, weights: str | None = None, seed: int | None = None, **config: Any
+    ) -> None:
+        """Replace ``node`` by ``particle`` (with ``config``); refused with every reason if it does not fit.
+
+        ``seed`` makes a freshly created particle's initial weights reproducible.
+        """
         if node not in self.nodes:
             raise IncompatibleSwapError(self.name, [f"unknown node {node!r} (nodes: {', '.join(self.nodes)})"])
         new_spec = NodeSpec(particle=particle, config=config, weights=weights)
+        if seed is not None:
+            _seed_node(seed, node)
         try:
             candidate = build_node(new_spec, self.registry, self.base_dir, materialize=True)
         except SoraError as exc:
@@ -245,6 +259,14 @@ class _Relay:
         for observer in self.observers:
             if hasattr(observer, "sora_after_node"):
                 observer.sora_after_node(**kwargs)
+
+
+def _seed_node(seed: int, node: str) -> None:
+    import torch
+
+    from sora_core.pipeline.execute import node_seed
+
+    torch.manual_seed(node_seed(seed, node))
 
 
 def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materialize: bool) -> Particle:
