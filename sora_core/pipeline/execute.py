@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,11 @@ class ExecutionPlan:
     nodes: dict[str, NodePlan]
     input_targets: dict[str, tuple[tuple[str, str], ...]]
     outputs: dict[str, tuple[str, str]]
+
+    @property
+    def widest(self) -> int:
+        """The most nodes of one level that may run at the same time (stochastic nodes run alone)."""
+        return max((sum(not self.nodes[n].stochastic for n in level) for level in self.levels), default=0)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> ExecutionPlan:
@@ -104,9 +110,8 @@ def execute(
     if seed is not None:
         torch.manual_seed(seed)
     hook = pipeline.hooks()
-    widest = max((sum(not plan.nodes[n].stochastic for n in level) for level in plan.levels), default=0)
-    workers = min(widest, os.cpu_count() or 1) if concurrent else 1
-    with _progress(progress, len(plan.nodes), pipeline.name) as advance, _pool(workers) as pool:
+    pool = _shared_pool() if concurrent and plan.widest > 1 and not _in_pool_worker() else None
+    with _progress(progress, len(plan.nodes), pipeline.name) as advance:
 
         def run(node: str) -> None:
             _run_node(pipeline, plan.nodes[node], values, results, seed, hook)
@@ -115,8 +120,12 @@ def execute(
         for level in plan.levels:
             parallel = [n for n in level if not plan.nodes[n].stochastic]
             if pool is not None and len(parallel) > 1:
-                for future in [pool.submit(run, n) for n in parallel]:
-                    future.result()
+                futures = [pool.submit(run, n) for n in parallel[1:]]
+                try:
+                    run(parallel[0])  # the calling thread takes one branch itself
+                finally:
+                    for future in futures:
+                        future.result()
             else:
                 for node in parallel:
                     run(node)
@@ -126,18 +135,31 @@ def execute(
     return {name: results[source] for name, source in plan.outputs.items()}
 
 
-class _pool:
-    """A thread pool for the run, or ``None`` when only one worker would be used."""
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_worker = threading.local()
 
-    def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
-    def __enter__(self) -> ThreadPoolExecutor | None:
-        return self._executor
+def _shared_pool() -> ThreadPoolExecutor:
+    """One thread pool for every pipeline run in the process: threads are started once, not per run."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(1, (os.cpu_count() or 1) - 1),
+                thread_name_prefix="sora-node",
+                initializer=_mark_worker,
+            )
+        return _pool
 
-    def __exit__(self, *exc: object) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+
+def _mark_worker() -> None:
+    _worker.active = True
+
+
+def _in_pool_worker() -> bool:
+    """A pipeline run inside a node already runs on a pool thread; it runs sequentially, so it cannot deadlock."""
+    return getattr(_worker, "active", False)
 
 
 def _check_inputs(pipeline: Pipeline, plan: ExecutionPlan, inputs: Mapping[str, Any]) -> None:
