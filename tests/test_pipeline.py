@@ -111,6 +111,18 @@ def seed_inputs(batch: int = 2) -> dict[str, torch.Tensor]:
     }
 
 
+def fan(name: str, particle: str, registry: Registry) -> Pipeline:
+    return (
+        PipelineBuilder(name)
+        .node("left", particle)
+        .node("right", particle)
+        .input("x", "left.condition", "right.condition")
+        .output("l", "left.video")
+        .output("r", "right.video")
+        .build(registry=registry)
+    )
+
+
 # --- specs ---------------------------------------------------------------------------------
 
 
@@ -250,15 +262,7 @@ def test_concurrent_and_sequential_runs_agree(registry: Registry) -> None:
 
 
 def test_nodes_run_in_inference_mode_and_branches_concurrently(registry: Registry) -> None:
-    pipe = (
-        PipelineBuilder("fan")
-        .node("left", "spy")
-        .node("right", "spy")
-        .input("x", "left.condition", "right.condition")
-        .output("l", "left.video")
-        .output("r", "right.video")
-        .build(registry=registry)
-    )
+    pipe = fan("fan", "spy", registry)
     Spy.barrier = threading.Barrier(2, timeout=30)
     out = pipe(x=torch.ones(1, 2, 3))
     assert torch.equal(out["l"], torch.full((1, 2, 3), 2.0))
@@ -268,6 +272,35 @@ def test_nodes_run_in_inference_mode_and_branches_concurrently(registry: Registr
     Spy.calls.clear()
     pipe.run({"x": torch.ones(1, 2, 3)}, concurrent=False)
     assert {call["thread"] for call in Spy.calls} == {threading.get_ident()}
+
+
+class Nested(ModuleParticle):
+    """Runs a whole concurrent pipeline inside its forward, as a composite particle would."""
+
+    kind = "video_generator"
+    Config = NoiseConfig
+    inner: Pipeline | None = None
+
+    def input_ports(self) -> dict[str, PortSpec]:
+        return {"condition": PortSpec("float32", "B T C")}
+
+    def output_ports(self) -> dict[str, PortSpec]:
+        return {"video": PortSpec("float32", "B T C")}
+
+    def forward(self, condition: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert Nested.inner is not None
+        out = Nested.inner.run({"x": condition})
+        return {"video": out["l"] + out["r"]}
+
+
+def test_pipelines_run_inside_concurrent_nodes_without_deadlock(registry: Registry) -> None:
+    registry.register("nested", Nested)
+    Nested.inner = fan("inner", "spy", registry)
+    outer = fan("outer", "nested", registry)
+    for _ in range(20):  # every branch of every level waits on the shared pool at some point
+        out = outer.run({"x": torch.ones(1, 2, 3)})
+        assert torch.equal(out["l"], torch.full((1, 2, 3), 4.0))
+    Nested.inner = None
 
 
 def test_seeded_runs_reproduce(registry: Registry) -> None:
