@@ -144,3 +144,7 @@ class PipelineRuntimeError(SoraError):
 
 class LockDriftError(SoraError):
     """A pipeline no longer matches its lock file."""
+
+
+class LockFileError(SoraError):
+    """A lock file is missing, unreadable, not JSON, of another format, or invalid."""

@@ -312,8 +312,8 @@ def verify_directory(directory: str | os.PathLike[str]) -> None:
             f"{manifest} does not exist, so the files in {path} cannot be verified",
             "re-save with save_pretrained (it writes the manifest), or pass verify=False if you trust the files",
         )
-    files = _read_manifest(manifest)
-    unlisted = sorted(p.name for p in path.iterdir() if _must_be_listed(p) and p.name not in files)
+    files = read_manifest(manifest)
+    unlisted = sorted(p.name for p in path.iterdir() if is_weights_dir_file(p) and p.name not in files)
     if unlisted:
         raise HashMismatchError(
             f"{path / unlisted[0]} is not listed in {manifest}, so its hash cannot be checked",
@@ -323,11 +323,13 @@ def verify_directory(directory: str | os.PathLike[str]) -> None:
         _verify_file(path / name, entry, manifest)
 
 
-def _must_be_listed(path: Path) -> bool:
+def is_weights_dir_file(path: Path) -> bool:
+    """Whether ``path`` is a file that a weights directory's manifest must list (weights, config, index)."""
     return path.is_file() and (path.suffix == ".safetensors" or path.name in {CONFIG_NAME, INDEX_NAME})
 
 
-def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """A weights ``manifest.json`` as ``{file name: {"sha256", "size"}}``; invalid ones raise a weights error."""
     data = read_json(path)
     files = data.get("files") if isinstance(data, dict) else None
     valid = (

@@ -282,7 +282,7 @@ def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materi
     if node.weights is None:
         particle = registry.create(info.full_name, **node.config)
     else:
-        weights = None if node.weights == "default" else _resolve_path(node.weights, base_dir)
+        weights = None if node.weights == "default" else resolve_weights_path(node.weights, base_dir)
         particle = registry.load(info.full_name, weights=weights)
     return _placed(particle, node)
 
@@ -296,12 +296,13 @@ def _on_meta(name: str, node: NodeSpec, registry: Registry, base_dir: Path | Non
 
         weights = registry.info(name).default_weights if node.weights == "default" else node.weights
         if weights is not None:
-            config = read_config(_resolve_path(weights, base_dir))["config"]
+            config = read_config(resolve_weights_path(weights, base_dir))["config"]
     with torch.device("meta"):
         return registry.create(name, **config)
 
 
-def _resolve_path(path: str, base_dir: Path | None) -> str:
+def resolve_weights_path(path: str, base_dir: Path | None) -> str:
+    """A node's ``weights`` path as it is loaded: relative paths are relative to the spec file's directory."""
     candidate = Path(path).expanduser()
     if not candidate.is_absolute() and base_dir is not None:
         candidate = base_dir / candidate
