@@ -7,7 +7,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 REGISTRY_DIR := $(patsubst %/pyproject.toml,%,$(wildcard registry/pyproject.toml))
 INSTALL_MARK := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint browser clean
 
 setup: $(INSTALL_MARK)
 
@@ -25,7 +25,16 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The drawing and catalog screenshot tests need Debian's chromium (and graphviz's dot); as root with apt-get
+# they are installed once, elsewhere those tests skip and say so.
+browser:
+	@if command -v chromium >/dev/null && command -v dot >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null) \
+		|| echo "warning: could not install chromium and graphviz; their tests will skip"; \
+	else echo "note: chromium or graphviz missing (apt-get install chromium graphviz); their tests will skip"; fi
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 clean:

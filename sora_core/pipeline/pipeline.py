@@ -235,8 +235,12 @@ class Pipeline:
         self._observers.append(observer)
 
     def hooks(self) -> Any:
-        """The hook relay: plugins' hooks plus this pipeline's observers."""
-        return _Relay(self.registry.plugin_manager(), self._observers)
+        """The hook relay: plugins' hooks plus this pipeline's observers; ``None`` when nobody listens."""
+        manager = self.registry.plugin_manager()
+        listening = self._observers or any(
+            getattr(manager.hook, name).get_hookimpls() for name in ("sora_before_node", "sora_after_node")
+        )
+        return _Relay(manager, self._observers) if listening else None
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, nodes={list(self.nodes)})"
