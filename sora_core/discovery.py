@@ -111,7 +111,7 @@ def _load_distribution(
         manifest_stamps = {p: file_stamp(p) for p in cached["manifests"]}
         if cached["stamp"] == [ep_stamp, record_stamp, manifest_stamps]:
             return _from_cache(info_dir, cached)
-    entry_points = _parse_entry_points(Path(info_dir, "entry_points.txt").read_text(encoding="utf-8", errors="replace"))
+    entry_points = parse_entry_points(Path(info_dir, "entry_points.txt").read_text(encoding="utf-8", errors="replace"))
     if not any(group in entry_points for group in _GROUPS):
         cache.put(info_dir, {"stamp": [ep_stamp, record_stamp, {}], "manifests": {}, "dist": None})
         return None
@@ -133,7 +133,7 @@ def _from_cache(info_dir: str, cached: dict[str, Any]) -> PluginDistribution | N
     return None if data is None else PluginDistribution(path=info_dir, **data)
 
 
-def _parse_entry_points(text: str) -> dict[str, dict[str, str]]:
+def parse_entry_points(text: str) -> dict[str, dict[str, str]]:
     groups: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
     for raw_line in text.splitlines():

@@ -148,3 +148,14 @@ class LockDriftError(SoraError):
 
 class LockFileError(SoraError):
     """A lock file is missing, unreadable, not JSON, of another format, or invalid."""
+
+
+# --- packaging and publishing -----------------------------------------------------------
+
+
+class PackageError(SoraError):
+    """A wheel, sdist or plugin project that cannot be read, built or published."""
+
+
+class RegistryClientError(SoraError):
+    """A particle registry refused a request or could not be reached."""

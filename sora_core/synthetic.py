@@ -1,14 +1,19 @@
-"""Synthetic plugin distributions, installed by writing files, for tests and benchmarks.
+"""Synthetic plugin distributions, installed by writing files or packed as wheels, for tests and benchmarks.
 
 :func:`write_plugin` lays out what ``pip install`` would: a package with a
 particle module and its ``sora_manifest.json``, and a ``.dist-info`` directory
 with ``METADATA``, ``entry_points.txt`` and ``RECORD``. Put the directory on
 ``sys.path`` (or pass it to ``Registry(paths=[...])``) and discovery finds it.
+:func:`write_wheel` packs the same plugin as a valid wheel (``RECORD`` with sha256
+of every member), with room for extra or broken members to test what refuses them.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 from sora_core.manifest import MANIFEST_FORMAT, MANIFEST_NAME
@@ -115,3 +120,53 @@ def _manifest(dist: str, package: str, particles: list[str]) -> dict[str, object
         "spaces": [],
         "templates": [],
     }
+
+
+def write_wheel(
+    directory: Path,
+    dist: str,
+    particles: list[str],
+    *,
+    version: str = "1.0.0",
+    license: str | None = "Apache-2.0",
+    extra_files: dict[str, bytes] | None = None,
+    manifest: bytes | None = None,
+) -> Path:
+    """Write ``DIST-VERSION-py3-none-any.whl`` with synthetic ``particles`` into ``directory``; return its path.
+
+    ``extra_files`` adds members (archive path -> bytes), recorded in ``RECORD`` like the rest;
+    ``manifest`` replaces the generated ``sora_manifest.json`` bytes; ``license=None`` declares none.
+    """
+    package = dist.replace("-", "_")
+    classes = "".join(_PARTICLE_CLASS.format(cls=_class_name(p), name=p) for p in particles)
+    info_dir = f"{package}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.4\nName: {dist}\nVersion: {version}\nSummary: synthetic plugin {dist}\n"
+    metadata += f"License-Expression: {license}\n" if license else ""
+    metadata += "Requires-Python: >=3.10\n\n"
+    entry_points = "".join(f"{p} = {package}.particles:{_class_name(p)}\n" for p in particles)
+    members: dict[str, bytes] = {
+        f"{package}/__init__.py": b"",
+        f"{package}/particles.py": _PARTICLE_MODULE.format(dist=dist, preamble="", classes=classes).encode(),
+        f"{package}/{MANIFEST_NAME}": manifest
+        if manifest is not None
+        else json.dumps(_manifest(dist, package, particles), indent=1).encode(),
+        **(extra_files or {}),
+        f"{info_dir}/METADATA": metadata.encode(),
+        f"{info_dir}/WHEEL": _WHEEL,
+        f"{info_dir}/entry_points.txt": f"[sora.particles]\n{entry_points}".encode(),
+    }
+    record = "".join(f"{name},sha256={_record_hash(data)},{len(data)}\n" for name, data in members.items())
+    members[f"{info_dir}/RECORD"] = (record + f"{info_dir}/RECORD,,\n").encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{package}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+_WHEEL = b"Wheel-Version: 1.0\nGenerator: sora_core.synthetic\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+
+
+def _record_hash(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

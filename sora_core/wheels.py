@@ -1,0 +1,455 @@
+"""Reading a built plugin (wheel or sdist) without installing or importing it, and judging it publishable.
+
+:func:`inspect_wheel` opens a wheel as a zip archive and reports what a registry and
+``sora check`` need: name, version, licence, entry points, the particles its manifests
+describe, every weight file with its size and sha256, and a list of ``problems`` (each
+naming the archive member and the fix). It refuses pickle-format files anywhere in the
+archive, unsafe member names, members that do not match ``RECORD``, weight directories
+whose ``manifest.json`` hashes do not match, and invalid plugin manifests. Nothing here
+imports torch or executes code from the archive.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesHeaderParser
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from sora_core.discovery import PARTICLES_GROUP, parse_entry_points
+from sora_core.errors import ManifestError, PackageError, WeightsError
+from sora_core.manifest import MANIFEST_NAME, parse_manifest, particle_info
+from sora_core.metadata import ParticleInfo
+from sora_core.safetensors_io import MANIFEST_NAME as WEIGHTS_MANIFEST_NAME
+from sora_core.safetensors_io import UNSAFE_SUFFIXES, looks_like_pickle, read_header, verify_directory
+from sora_core.text import canonical_dist_name
+
+__all__ = [
+    "PackageError",
+    "SdistInfo",
+    "WeightFile",
+    "WheelInfo",
+    "inspect_sdist",
+    "inspect_wheel",
+    "parse_package_filename",
+    "sha256_of",
+]
+
+#: What a wheel may unpack to at most (a zip bomb is refused before anything is extracted).
+DEFAULT_MAX_UNPACKED = 4 * 2**30
+_PICKLE_HINT = (
+    "ship weights as safetensors written by save_pretrained; convert a torch.save/pickle file once, in an "
+    "environment you trust, and remove it from the package"
+)
+_MANIFEST_HINT = "regenerate it with `sora manifest DIST --write` and rebuild the wheel"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One ``.safetensors`` member of a wheel."""
+
+    path: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass
+class WheelInfo:
+    """What a wheel declares and holds, and every reason it is not publishable."""
+
+    path: Path
+    filename: str
+    name: str
+    version: str
+    sha256: str
+    summary: str | None = None
+    license: str | None = None
+    requires_python: str | None = None
+    requires_dist: list[str] = field(default_factory=list)
+    entry_points: dict[str, dict[str, str]] = field(default_factory=dict)
+    particles: list[ParticleInfo] = field(default_factory=list)
+    kinds: list[dict[str, Any]] = field(default_factory=list)
+    spaces: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+    weight_files: list[WeightFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "summary": self.summary,
+            "license": self.license,
+            "requires_python": self.requires_python,
+            "requires_dist": self.requires_dist,
+            "entry_points": self.entry_points,
+            "particles": [p.to_dict() for p in self.particles],
+            "kinds": self.kinds,
+            "spaces": self.spaces,
+            "templates": self.templates,
+            "weight_files": [w.to_dict() for w in self.weight_files],
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class SdistInfo:
+    """A source distribution's name and version, and every reason it is not publishable."""
+
+    path: Path
+    filename: str
+    name: str
+    version: str
+    sha256: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def sha256_of(path: str | Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_package_filename(filename: str) -> tuple[str, str, str]:
+    """``(normalised project name, version, "wheel" | "sdist")`` from a distribution file name.
+
+    Raises :class:`PackageError` for anything that is not a plain wheel or ``.tar.gz`` sdist file name
+    (path separators, ``..`` and control characters included).
+    """
+    hint = "name the file as `python -m build` does: NAME-VERSION-py3-none-any.whl or NAME-VERSION.tar.gz"
+    if not filename or filename != PurePosixPath(filename).name or "\\" in filename or filename.startswith("."):
+        raise PackageError(f"file name {filename!r} is not a plain file name", hint)
+    if any(ord(char) < 32 or ord(char) == 127 for char in filename):
+        raise PackageError(f"file name {filename!r} contains control characters", hint)
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return str(name), str(version), "wheel"
+        if filename.endswith(".tar.gz"):
+            name, version = parse_sdist_filename(filename)
+            return str(name), str(version), "sdist"
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
+        raise PackageError(f"file name {filename!r} is not a valid distribution file name: {exc}", hint) from None
+    raise PackageError(f"file {filename!r} is neither a wheel (.whl) nor an sdist (.tar.gz)", hint)
+
+
+# --- wheels ------------------------------------------------------------------------------------------------------
+
+
+def inspect_wheel(path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED) -> WheelInfo:
+    """Read the wheel at ``path`` and list every problem that keeps it from being published.
+
+    Raises :class:`PackageError` when the file is not a readable wheel at all (bad file name,
+    not a zip archive, no ``.dist-info`` metadata, too large unpacked).
+    """
+    path = Path(path)
+    name, version, _ = parse_package_filename(path.name)
+    if not path.name.endswith(".whl"):
+        raise PackageError(f"{path} is not a wheel (.whl)", "build one with `python -m build --wheel`")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise PackageError(f"{path} is not a readable wheel: {exc}", "rebuild it with `python -m build`") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        unpacked = sum(m.file_size for m in members)
+        if unpacked > max_unpacked:
+            raise PackageError(
+                f"{path} unpacks to {unpacked} bytes, over the limit of {max_unpacked}",
+                "ship large weights in a separate package, or raise the limit if you trust the file",
+            )
+        info = WheelInfo(path=path, filename=path.name, name=name, version=version, sha256=sha256_of(path))
+        _check_member_names(info, members)
+        dist_info = _dist_info_dir(path, archive, name, version)
+        metadata = _metadata(archive, f"{dist_info}/METADATA", path)
+        _read_metadata(info, metadata, path)
+        _check_record(info, archive, members, dist_info)
+        _check_pickles(info, archive, members)
+        info.entry_points = _entry_points(archive, dist_info)
+        _read_manifests(info, archive)
+        _check_weights(info, archive, members)
+    return info
+
+
+def _check_member_names(info: WheelInfo, members: Iterable[zipfile.ZipInfo]) -> None:
+    for member in members:
+        name = member.filename
+        parts = PurePosixPath(name).parts
+        if name.startswith(("/", "\\")) or "\\" in name or ".." in parts or (parts and ":" in parts[0]):
+            info.problems.append(f"{info.filename}: member {name!r} has an unsafe path (absolute, '..' or '\\')")
+
+
+def _dist_info_dir(path: Path, archive: zipfile.ZipFile, name: str, version: str) -> str:
+    candidates = {n.split("/")[0] for n in archive.namelist() if n.split("/")[0].endswith(".dist-info")}
+    for candidate in sorted(candidates):
+        stem = candidate.removesuffix(".dist-info")
+        dist, _, ver = stem.rpartition("-")
+        if canonical_dist_name(dist) == name and _same_version(ver, version):
+            return candidate
+    raise PackageError(
+        f"{path} has no {name}-{version}.dist-info directory (found: {', '.join(sorted(candidates)) or 'none'})",
+        "rebuild the wheel with `python -m build`; do not rename wheel files",
+    )
+
+
+def _same_version(left: str, right: str) -> bool:
+    try:
+        return Version(left) == Version(right)
+    except InvalidVersion:
+        return left == right
+
+
+def _metadata(archive: zipfile.ZipFile, member: str, path: Path) -> Message:
+    try:
+        return BytesHeaderParser().parsebytes(archive.read(member))
+    except KeyError:
+        raise PackageError(f"{path} has no {member}", "rebuild the wheel with `python -m build`") from None
+
+
+def _read_metadata(info: WheelInfo, metadata: Message, path: Path) -> None:
+    declared_name = canonical_dist_name(metadata.get("Name", "") or "")
+    if declared_name != info.name:
+        info.problems.append(f"{info.filename}: METADATA names {metadata.get('Name')!r}, the file name {info.name!r}")
+    declared_version = metadata.get("Version", "") or ""
+    if not _same_version(declared_version, info.version):
+        info.problems.append(
+            f"{info.filename}: METADATA has version {declared_version!r}, the file name {info.version}"
+        )
+    info.summary = metadata.get("Summary") or None
+    info.requires_python = metadata.get("Requires-Python") or None
+    info.requires_dist = list(metadata.get_all("Requires-Dist") or [])
+    classifiers = [c.split("::")[-1].strip() for c in metadata.get_all("Classifier") or [] if c.startswith("License")]
+    license_text = metadata.get("License-Expression") or metadata.get("License") or ", ".join(classifiers)
+    info.license = (license_text or "").strip() or None
+    if info.license is None:
+        info.problems.append(
+            f"{info.filename}: no licence declared (METADATA has no License-Expression, License or licence classifier)"
+            ' - set `license = "Apache-2.0"` (or your SPDX expression) in pyproject.toml\'s [project]'
+        )
+
+
+def _check_record(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], dist_info: str) -> None:
+    """Every member is listed in ``RECORD`` with a matching sha256, as pip itself will check on install."""
+    record_name = f"{dist_info}/RECORD"
+    try:
+        rows = list(csv.reader(io.StringIO(archive.read(record_name).decode("utf-8"))))
+    except KeyError:
+        info.problems.append(f"{info.filename}: {record_name} is missing - rebuild the wheel with `python -m build`")
+        return
+    except UnicodeDecodeError:
+        info.problems.append(f"{info.filename}: {record_name} is not UTF-8 text - rebuild the wheel")
+        return
+    recorded = {row[0]: row[1] for row in rows if len(row) >= 2}
+    unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
+    for member in members:
+        if member.filename in unsigned:
+            continue
+        entry = recorded.get(member.filename)
+        if entry is None:
+            info.problems.append(f"{info.filename}: {member.filename} is not listed in RECORD - rebuild the wheel")
+            continue
+        algorithm, _, expected = entry.partition("=")
+        if algorithm != "sha256":
+            info.problems.append(f"{info.filename}: RECORD lists {member.filename} without a sha256 - rebuild it")
+            continue
+        actual = base64.urlsafe_b64encode(_member_sha256(archive, member).digest()).rstrip(b"=").decode()
+        if actual != expected:
+            info.problems.append(
+                f"{info.filename}: {member.filename} does not match its sha256 in RECORD (the archive was edited)"
+                " - rebuild the wheel"
+            )
+
+
+def _member_sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Any:
+    digest = hashlib.sha256()
+    with archive.open(member) as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest
+
+
+def _check_pickles(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
+    for member in members:
+        suffix = PurePosixPath(member.filename).suffix.lower()
+        if suffix in UNSAFE_SUFFIXES:
+            info.problems.append(
+                f"{info.filename}: {member.filename} is a pickle-format file ({suffix}) - {_PICKLE_HINT}"
+            )
+            continue
+        with archive.open(member) as file:
+            prefix = file.read(8)
+        if looks_like_pickle(prefix):
+            info.problems.append(
+                f"{info.filename}: {member.filename} holds pickle or torch.save (zip) data - {_PICKLE_HINT}"
+            )
+
+
+def _entry_points(archive: zipfile.ZipFile, dist_info: str) -> dict[str, dict[str, str]]:
+    try:
+        text = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8", errors="replace")
+    except KeyError:
+        return {}
+    return parse_entry_points(text)
+
+
+def _read_manifests(info: WheelInfo, archive: zipfile.ZipFile) -> None:
+    particles = info.entry_points.get(PARTICLES_GROUP, {})
+    if not particles:
+        info.problems.append(
+            f'{info.filename}: no [project.entry-points."{PARTICLES_GROUP}"] in pyproject.toml, so it has no'
+            " particles - name each particle class there"
+        )
+        return
+    names = set(archive.namelist())
+    manifests = {}
+    for package in sorted({value.split(":")[0].split(".")[0] for value in particles.values()}):
+        member = f"{package}/{MANIFEST_NAME}"
+        if member not in names:
+            info.problems.append(
+                f"{info.filename}: {member} is missing - {_MANIFEST_HINT}; list it in [tool.setuptools.package-data]"
+            )
+            continue
+        try:
+            data = json.loads(archive.read(member).decode("utf-8"))
+            manifests[package] = parse_manifest(data, Path(member))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            info.problems.append(f"{info.filename}: {member} is not valid JSON ({exc}) - {_MANIFEST_HINT}")
+        except ManifestError as exc:
+            info.problems.append(f"{info.filename}: {exc.message} - {_MANIFEST_HINT}")
+    for manifest in manifests.values():
+        info.kinds += [kind.to_dict() for kind in manifest.kinds]
+        info.spaces += [space.to_dict() for space in manifest.spaces]
+        info.templates += manifest.templates
+    for particle, value in particles.items():
+        manifest = manifests.get(value.split(":")[0].split(".")[0])
+        if manifest is None:
+            continue
+        try:
+            described = particle_info(manifest, particle, info.name, info.version, value)
+        except ManifestError as exc:
+            info.problems.append(f"{info.filename}: {exc.message} - {_MANIFEST_HINT}")
+            continue
+        if described.default_weights and not any(n.startswith(described.default_weights + "/") for n in names):
+            info.problems.append(
+                f"{info.filename}: particle {described.full_name} names default weights {described.default_weights}"
+                " that the wheel does not contain - add `weights/**/*` to [tool.setuptools.package-data]"
+            )
+        info.particles.append(described)
+
+
+def _check_weights(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
+    """Record every safetensors member and verify each weights directory against its ``manifest.json``."""
+    directories: dict[str, list[zipfile.ZipInfo]] = {}
+    for member in members:
+        directories.setdefault(str(PurePosixPath(member.filename).parent), []).append(member)
+    for directory, files in sorted(directories.items()):
+        weights = [m for m in files if m.filename.endswith(".safetensors")]
+        has_manifest = any(PurePosixPath(m.filename).name == WEIGHTS_MANIFEST_NAME for m in files)
+        if not weights and not has_manifest:
+            continue
+        for member in weights:
+            info.weight_files.append(
+                WeightFile(member.filename, member.file_size, _member_sha256(archive, member).hexdigest())
+            )
+        if weights and not has_manifest:
+            info.problems.append(
+                f"{info.filename}: {directory}/ holds safetensors but no {WEIGHTS_MANIFEST_NAME} with their sha256"
+                " - write the directory with save_pretrained"
+            )
+            continue
+        problem = _verify_weights_directory(archive, directory, files)
+        if problem:
+            info.problems.append(f"{info.filename}: {problem}")
+
+
+def _verify_weights_directory(archive: zipfile.ZipFile, directory: str, files: list[zipfile.ZipInfo]) -> str | None:
+    """Extract one weights directory to a temporary place and run the same checks a load runs."""
+    with tempfile.TemporaryDirectory(prefix="sora-wheel-") as temporary:
+        root = Path(temporary) / PurePosixPath(directory).name
+        root.mkdir()
+        for member in files:
+            target = root / PurePosixPath(member.filename).name
+            with archive.open(member) as source, target.open("wb") as sink:
+                while chunk := source.read(1 << 20):
+                    sink.write(chunk)
+        try:
+            verify_directory(root)
+            for weights in sorted(root.glob("*.safetensors")):
+                read_header(weights)
+        except WeightsError as exc:
+            return exc.message.replace(str(root), directory) + " - re-save it with save_pretrained"
+    return None
+
+
+# --- sdists ------------------------------------------------------------------------------------------------------
+
+
+def inspect_sdist(path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED) -> SdistInfo:
+    """Read a ``.tar.gz`` sdist and list its problems (unsafe members, pickle files, missing ``PKG-INFO``)."""
+    path = Path(path)
+    name, version, kind = parse_package_filename(path.name)
+    if kind != "sdist":
+        raise PackageError(f"{path} is not an sdist (.tar.gz)", "build one with `python -m build --sdist`")
+    info = SdistInfo(path=path, filename=path.name, name=name, version=version, sha256=sha256_of(path))
+    rebuild = "rebuild it with `python -m build --sdist`"
+    try:
+        with tarfile.open(path, mode="r:gz") as archive:
+            members = archive.getmembers()
+            if sum(m.size for m in members) > max_unpacked:
+                raise PackageError(f"{path} unpacks to more than {max_unpacked} bytes", "ship a smaller sdist")
+            for member in members:
+                _check_sdist_member(info, archive, member)
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise PackageError(f"{path} is not a readable .tar.gz sdist: {exc}", rebuild) from None
+    tops = {PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts}
+    if not any(m.name == f"{top}/PKG-INFO" for top in tops for m in members):
+        info.problems.append(f"{info.filename}: no PKG-INFO at the top level - {rebuild}")
+    return info
+
+
+def _check_sdist_member(info: SdistInfo, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    parts = PurePosixPath(member.name).parts
+    if member.name.startswith("/") or ".." in parts or "\\" in member.name:
+        info.problems.append(f"{info.filename}: member {member.name!r} has an unsafe path")
+        return
+    if member.issym() or member.islnk():
+        info.problems.append(f"{info.filename}: member {member.name!r} is a link; an sdist holds plain files only")
+        return
+    if not member.isfile():
+        return
+    suffix = PurePosixPath(member.name).suffix.lower()
+    if suffix in UNSAFE_SUFFIXES:
+        info.problems.append(f"{info.filename}: {member.name} is a pickle-format file ({suffix}) - {_PICKLE_HINT}")
+        return
+    handle = archive.extractfile(member)
+    if handle is not None and looks_like_pickle(handle.read(8)):
+        info.problems.append(f"{info.filename}: {member.name} holds pickle or torch.save (zip) data - {_PICKLE_HINT}")
