@@ -109,7 +109,12 @@ def _manifest(dist: str, package: str, particles: list[str]) -> dict[str, object
                 "description": f"synthetic particle {p}",
                 "inputs": {"condition": port},
                 "outputs": {"video": port},
-                "config_schema": {"properties": {"size": {"type": "integer", "default": 8}}},
+                "config_schema": {
+                    "additionalProperties": False,
+                    "properties": {"size": {"default": 8, "title": "Size", "type": "integer"}},
+                    "title": "Config",
+                    "type": "object",
+                },
                 "default_config": {"size": 8},
                 "default_weights": None,
                 "source": "entry-point",

@@ -300,7 +300,8 @@ def _member_sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Any:
 def _check_pickles(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
     for member in members:
         suffix = PurePosixPath(member.filename).suffix.lower()
-        if suffix in UNSAFE_SUFFIXES:
+        path_config = suffix == ".pth" and "/" not in member.filename  # a site-packages .pth, not a torch file
+        if suffix in UNSAFE_SUFFIXES and not path_config:
             info.problems.append(
                 f"{info.filename}: {member.filename} is a pickle-format file ({suffix}) - {_PICKLE_HINT}"
             )

@@ -17,7 +17,14 @@ from sora_core.errors import SoraError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sora_core.cli import catalog_commands, doctor, load_command, manifest_command, pipeline_commands
+    from sora_core.cli import (
+        catalog_commands,
+        doctor,
+        load_command,
+        manifest_command,
+        pipeline_commands,
+        publish_commands,
+    )
 
     parser = argparse.ArgumentParser(
         prog="sora",
@@ -25,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sora-core {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (catalog_commands, load_command, pipeline_commands, doctor, manifest_command):
+    for module in (catalog_commands, load_command, pipeline_commands, publish_commands, doctor, manifest_command):
         module.add_commands(commands)
     return parser
 
