@@ -1,0 +1,196 @@
+"""The HTML pages for people: the searchable catalog and one page per particle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sora_registry.html_layout import esc, page, ports_html, table, url_path, with_query
+from sora_registry.search import SearchQuery, SearchResult
+from sora_registry.settings import format_size
+
+
+def catalog_page(
+    query: SearchQuery,
+    result: SearchResult | None,
+    kinds: list[str],
+    counts: Mapping[str, int],
+    *,
+    root: str = "",
+    error: str | None = None,
+) -> str:
+    """The catalog: a search form (plain GET, no JavaScript) and one row per matching particle."""
+    body = "<h1>Particles</h1>" + _search_form(query, kinds)
+    if error:
+        body += f'<div class="error">{esc(error)}</div>'
+    if result is not None:
+        body += _results(query, result, root)
+    return page("sora particle registry", body, root=root, counts=counts)
+
+
+def _search_form(query: SearchQuery, kinds: list[str]) -> str:
+    options = '<option value="">any kind</option>' + "".join(
+        f'<option value="{esc(k)}"{" selected" if k == query.kind else ""}>{esc(k)}</option>'
+        for k in sorted({*kinds, *([query.kind] if query.kind else [])})
+    )
+    fields = [
+        ("q", "name or description", query.q, "text encoder"),
+        ("space", "space (tag or prefix*)", query.space.text if query.space else "", "text/*"),
+        (
+            "port",
+            "port ([in:|out:][NAME][:DTYPE[SHAPE]][@SPACE])",
+            query.port.text if query.port else "",
+            "out:float32[B L D=384]",
+        ),
+    ]
+    inputs = [
+        f'<div><label for="{name}">{esc(label)}</label>'
+        f'<input id="{name}" name="{name}" value="{esc(value)}" placeholder="{esc(example)}"></div>'
+        for name, label, value, example in fields
+    ]
+    kind = f'<div><label for="kind">kind</label><select id="kind" name="kind">{options}</select></div>'
+    return (
+        f'<form class="search card" method="get" action="">{inputs[0]}{kind}{inputs[1]}{inputs[2]}'
+        '<div><button type="submit">Search</button></div></form>'
+    )
+
+
+def _results(query: SearchQuery, result: SearchResult, root: str) -> str:
+    shown = len(result.particles)
+    first = query.offset + 1 if shown else 0
+    summary = f'<p class="summary">{result.total} particle{"s" if result.total != 1 else ""}'
+    summary += f" · showing {first}–{query.offset + shown}</p>" if shown else " found</p>"
+    if not shown:
+        return summary
+    rows = []
+    for particle in result.particles:
+        link = root + url_path("particles", particle["distribution"], particle["short_name"])
+        rows.append(
+            [
+                f'<a href="{esc(link)}"><b>{esc(particle["short_name"])}</b></a>'
+                f'<div class="muted mono">{esc(particle["distribution"])} {esc(particle["version"])}</div>',
+                f'<span class="kind">{esc(particle["kind"])}</span>',
+                ports_html(particle.get("inputs") or {}),
+                ports_html(particle.get("outputs") or {}),
+                esc(particle.get("license") or "—"),
+                esc(particle.get("description") or ""),
+            ]
+        )
+    pager = []
+    if query.offset > 0:
+        previous = query.params(offset=max(0, query.offset - query.limit))
+        pager.append(f'<a href="{esc(with_query(root + "/", previous))}">← previous</a>')
+    if query.offset + shown < result.total:
+        following = query.params(offset=query.offset + query.limit)
+        pager.append(f'<a href="{esc(with_query(root + "/", following))}">next →</a>')
+    grid = table(["particle", "kind", "inputs", "outputs", "licence", "description"], rows)
+    return summary + grid + f'<div class="pager">{"".join(pager)}</div>'
+
+
+def particle_page(detail: Mapping[str, Any], *, index_url: str, root: str = "") -> str:
+    """One particle: install command, ports, config schema, weights, files and versions."""
+    dist, short = detail["distribution"], detail["short_name"]
+    stale = (
+        ""
+        if detail.get("in_latest_release", True)
+        else (
+            '<div class="error">This particle is not in the latest release of its distribution; '
+            "shown from the newest release that has it.</div>"
+        )
+    )
+    meta = [
+        ("kind", f'<span class="kind">{esc(detail["kind"])}</span>'),
+        ("version", esc(detail["version"])),
+        ("licence", esc(detail.get("license") or "—")),
+        ("requires Python", esc(detail.get("requires_python") or "any")),
+        ("entry point", f"<code>{esc(detail.get('entry_point', ''))}</code>"),
+    ]
+    body = (
+        f'<p class="muted mono"><a href="{esc(root)}/">catalog</a> / {esc(dist)}</p>'
+        f"<h1>{esc(dist)}:{esc(short)}</h1>{stale}"
+        f"<p>{esc(detail.get('description') or '')}</p>"
+        '<div class="meta">' + "".join(f"<span>{k} <b>{v}</b></span>" for k, v in meta) + "</div>"
+        f"<h2>Install</h2><pre>pip install --index-url {esc(index_url)} {esc(dist)}=={esc(detail['version'])}</pre>"
+        + _ports_section(detail)
+        + _config_section(detail)
+        + _weights_section(detail)
+        + _files_section(detail, root)
+        + _versions_section(detail)
+        + f'<p class="muted">As JSON: <a href="{esc(root + url_path("api", "v1", "particles", dist, short))}">'
+        f"{esc(url_path('api', 'v1', 'particles', dist, short))}</a></p>"
+    )
+    return page(f"{dist}:{short} — sora particle registry", body, root=root)
+
+
+def _ports_section(detail: Mapping[str, Any]) -> str:
+    rows = []
+    for direction in ("inputs", "outputs"):
+        for name, spec in (detail.get(direction) or {}).items():
+            rows.append(
+                [
+                    esc(direction[:-1]),
+                    f"<code>{esc(name)}</code>",
+                    f"<code>{esc(spec.get('dtype', ''))}</code>",
+                    f"<code>{esc(spec.get('shape', ''))}</code>",
+                    f"<code>{esc(spec.get('space') or '—')}</code>",
+                    "yes" if spec.get("optional") else "",
+                    esc(spec.get("description", "")),
+                ]
+            )
+    return "<h2>Ports</h2>" + table(["", "port", "dtype", "shape", "space", "optional", "description"], rows)
+
+
+def _config_section(detail: Mapping[str, Any]) -> str:
+    schema = detail.get("config_schema") or {}
+    properties = schema.get("properties") or {}
+    defaults = detail.get("default_config") or {}
+    if not properties:
+        return "<h2>Config</h2><p class='muted'>No configuration.</p>"
+    rows = [
+        [
+            f"<code>{esc(name)}</code>",
+            f"<code>{esc(prop.get('type', ''))}</code>",
+            f"<code>{esc(json.dumps(defaults.get(name, prop.get('default'))))}</code>",
+            esc(prop.get("description", "")),
+        ]
+        for name, prop in properties.items()
+        if isinstance(prop, dict)
+    ]
+    return "<h2>Config</h2>" + table(["field", "type", "default", "description"], rows)
+
+
+def _weights_section(detail: Mapping[str, Any]) -> str:
+    weights = detail.get("weights") or []
+    if not weights:
+        return "<h2>Weights</h2><p class='muted'>No default weights shipped in the package.</p>"
+    rows = [
+        [f"<code>{esc(w['path'])}</code>", esc(format_size(int(w["size"]))), f"<code>{esc(w['sha256'])}</code>"]
+        for w in weights
+    ]
+    return "<h2>Weights</h2>" + table(["file", "size", "sha256"], rows)
+
+
+def _files_section(detail: Mapping[str, Any], root: str) -> str:
+    rows = [
+        [
+            f'<a class="mono" href="{esc(root + url_path("files", f["project"], f["filename"]))}">'
+            f"{esc(f['filename'])}</a>",
+            esc(format_size(int(f["size"]))),
+            f"<code>{esc(f['sha256'])}</code>",
+        ]
+        for f in detail.get("files") or []
+    ]
+    return "<h2>Files</h2>" + table(["file", "size", "sha256"], rows)
+
+
+def _versions_section(detail: Mapping[str, Any]) -> str:
+    rows = [[esc(v["version"]), esc(v.get("published", ""))] for v in detail.get("versions") or []]
+    return "<h2>Versions</h2>" + table(["version", "published"], rows)
+
+
+def error_page(status: int, message: str, hint: str, *, root: str = "") -> str:
+    body = f"<h1>{status}</h1><div class='error'>{esc(message)}</div>"
+    if hint:
+        body += f"<p class='muted'>{esc(hint)}</p>"
+    return page(f"{status} — sora particle registry", body, root=root)

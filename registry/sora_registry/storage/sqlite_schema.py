@@ -1,0 +1,88 @@
+"""The SQLite catalog's schema (``PRAGMA user_version`` 1).
+
+Immutability is enforced by the schema itself, not only by the code: a filename is a primary
+key, and ``files_one_per_type`` allows one wheel and one sdist per version. ``latest`` holds one
+row per particle of each distribution's newest wheel release, with the JSON row search returns,
+so a search reads one table and the ``ports`` index.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    last_used TEXT,
+    revoked TEXT
+);
+CREATE TABLE IF NOT EXISTS owners (
+    project TEXT NOT NULL,
+    user TEXT NOT NULL,
+    added TEXT NOT NULL,
+    PRIMARY KEY (project, user)
+);
+CREATE TABLE IF NOT EXISTS releases (
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    license TEXT NOT NULL DEFAULT '',
+    requires_python TEXT,
+    created TEXT NOT NULL,
+    has_wheel INTEGER NOT NULL DEFAULT 0,
+    package TEXT NOT NULL DEFAULT '{}',
+    weight_files TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (project, version)
+);
+CREATE TABLE IF NOT EXISTS files (
+    filename TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    packagetype TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    requires_python TEXT,
+    uploaded TEXT NOT NULL,
+    uploader TEXT NOT NULL,
+    FOREIGN KEY (project, version) REFERENCES releases (project, version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS files_one_per_type ON files (project, version, packagetype);
+CREATE TABLE IF NOT EXISTS particles (
+    id INTEGER PRIMARY KEY,
+    distribution TEXT NOT NULL,
+    short_name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (distribution, short_name, version),
+    FOREIGN KEY (distribution, version) REFERENCES releases (project, version)
+);
+CREATE TABLE IF NOT EXISTS ports (
+    particle_id INTEGER NOT NULL REFERENCES particles (id),
+    direction TEXT NOT NULL,
+    name TEXT NOT NULL,
+    dtype TEXT NOT NULL,
+    shape TEXT NOT NULL,
+    space TEXT,
+    is_pattern INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ports_particle ON ports (particle_id);
+CREATE INDEX IF NOT EXISTS ports_name ON ports (name);
+CREATE INDEX IF NOT EXISTS ports_space ON ports (space);
+CREATE INDEX IF NOT EXISTS ports_patterns ON ports (particle_id) WHERE is_pattern = 1;
+CREATE TABLE IF NOT EXISTS latest (
+    distribution TEXT NOT NULL,
+    short_name TEXT NOT NULL,
+    particle_id INTEGER NOT NULL UNIQUE REFERENCES particles (id),
+    kind TEXT NOT NULL,
+    name_text TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (distribution, short_name)
+);
+CREATE INDEX IF NOT EXISTS latest_kind ON latest (kind);
+"""
