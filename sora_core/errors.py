@@ -159,3 +159,10 @@ class PackageError(SoraError):
 
 class RegistryClientError(SoraError):
     """A particle registry refused a request or could not be reached."""
+
+
+# --- scaffolding -----------------------------------------------------------------------
+
+
+class ScaffoldError(SoraError):
+    """``sora new`` refused: an invalid name, kind or licence, or a target directory in the way."""

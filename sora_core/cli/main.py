@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         doctor,
         load_command,
         manifest_command,
+        new_command,
         pipeline_commands,
         publish_commands,
     )
@@ -32,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sora-core {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (catalog_commands, load_command, pipeline_commands, publish_commands, doctor, manifest_command):
+    for module in (
+        catalog_commands,
+        load_command,
+        pipeline_commands,
+        new_command,
+        publish_commands,
+        doctor,
+        manifest_command,
+    ):
         module.add_commands(commands)
     return parser
 
