@@ -40,9 +40,17 @@ th, td { text-align: left; padding: 8px 10px; border-bottom: 1px solid var(--lin
 th { font-size: 12px; text-transform: uppercase; letter-spacing: .4px; color: var(--muted); background: #fafbfc; }
 table.grid { border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
 code, .mono { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.port { display: block; white-space: nowrap; }
+.port { display: block; font-size: 12px; overflow-wrap: anywhere; padding-left: 1.2em; text-indent: -1.2em; }
+table.results { table-layout: fixed; }
+table.results th:nth-child(1) { width: 24%; }
+table.results th:nth-child(2) { width: 15%; }
+table.results th:nth-child(5) { width: 9%; }
+table.results a.name { font-weight: 700; text-decoration: none; }
+table.results .dist { color: var(--muted); font-size: 12px; margin-left: 4px; }
+table.results .desc { color: var(--muted); font-size: 13px; margin-top: 2px; }
+.lic { white-space: nowrap; font-size: 13px; }
 .port .pn { color: var(--ink); font-weight: 600; }
-.port .sp { color: #8a4b08; }
+.port .sp { color: #8a4b08; display: inline-block; text-indent: 0; }
 .kind { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
   background: #e8edfb; color: #2c3f8f; white-space: nowrap; }
 .error { background: #fdecec; border: 1px solid #f2b8b8; color: #8a1c1c; padding: 10px 14px; border-radius: 8px;

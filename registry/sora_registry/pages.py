@@ -68,13 +68,13 @@ def _results(query: SearchQuery, result: SearchResult, root: str) -> str:
         link = root + url_path("particles", particle["distribution"], particle["short_name"])
         rows.append(
             [
-                f'<a href="{esc(link)}"><b>{esc(particle["short_name"])}</b></a>'
-                f'<div class="muted mono">{esc(particle["distribution"])} {esc(particle["version"])}</div>',
+                f'<a class="name" href="{esc(link)}">{esc(particle["short_name"])}</a> '
+                f'<span class="dist mono">{esc(particle["distribution"])} {esc(particle["version"])}</span>'
+                f'<div class="desc">{esc(particle.get("description") or "")}</div>',
                 f'<span class="kind">{esc(particle["kind"])}</span>',
                 ports_html(particle.get("inputs") or {}),
                 ports_html(particle.get("outputs") or {}),
-                esc(particle.get("license") or "—"),
-                esc(particle.get("description") or ""),
+                f'<span class="lic">{esc(particle.get("license") or "—")}</span>',
             ]
         )
     pager = []
@@ -84,7 +84,7 @@ def _results(query: SearchQuery, result: SearchResult, root: str) -> str:
     if query.offset + shown < result.total:
         following = query.params(offset=query.offset + query.limit)
         pager.append(f'<a href="{esc(with_query(root + "/", following))}">next →</a>')
-    grid = table(["particle", "kind", "inputs", "outputs", "licence", "description"], rows)
+    grid = table(["particle", "kind", "inputs", "outputs", "licence"], rows, css="grid results")
     return summary + grid + f'<div class="pager">{"".join(pager)}</div>'
 
 
@@ -185,8 +185,13 @@ def _files_section(detail: Mapping[str, Any], root: str) -> str:
 
 
 def _versions_section(detail: Mapping[str, Any]) -> str:
-    rows = [[esc(v["version"]), esc(v.get("published", ""))] for v in detail.get("versions") or []]
+    rows = [[esc(v["version"]), esc(_when(v.get("published", "")))] for v in detail.get("versions") or []]
     return "<h2>Versions</h2>" + table(["version", "published"], rows)
+
+
+def _when(timestamp: str) -> str:
+    """``2026-01-31T12:34:56.123456Z`` -> ``2026-01-31 12:34 UTC``."""
+    return f"{timestamp[:10]} {timestamp[11:16]} UTC" if len(timestamp) >= 16 else timestamp
 
 
 def error_page(status: int, message: str, hint: str, *, root: str = "") -> str:
