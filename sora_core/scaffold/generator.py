@@ -318,9 +318,10 @@ def _render(plan: PluginPlan, template: KindTemplate) -> dict[str, str]:
         "description_toml": _toml_string(plan.description),
         "authors": f"authors = [{plan.author.toml()}]\n" if plan.author else "",
         "core_version": __version__,
+        "create_call": _fit_call("particle = registry.create(", f'"{plan.full_name}"'),
     }
     import_line = f"from {plan.package}.{plan.module} import {plan.class_name}"
-    if len(import_line) > 88:  # as ruff format would wrap it
+    if len(import_line) > 88:  # as ruff format wraps it
         import_line = f"from {plan.package}.{plan.module} import (\n    {plan.class_name},\n)"
     test_names = {
         **names,
@@ -343,6 +344,12 @@ def _render(plan: PluginPlan, template: KindTemplate) -> dict[str, str]:
         "tests/test_conformance.py": Template(project.TEST_CONFORMANCE).substitute(names),
         f"tests/test_{plan.module}.py": Template(project.TEST_PARTICLE).substitute(test_names),
     }
+
+
+def _fit_call(opening: str, argument: str) -> str:
+    """A call with one argument, wrapped as ruff format wraps it when longer than 88 columns."""
+    line = f"{opening}{argument})"
+    return line if len(line) <= 88 else f"{opening}\n    {argument}\n)"
 
 
 def _licence_text(license_id: str) -> str:

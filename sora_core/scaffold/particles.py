@@ -48,7 +48,7 @@ def _header(
     nn: bool = True,
 ) -> str:
     """The docstring and imports of a particle module subclassing ``base``, sorted as isort sorts them."""
-    lines = [f'"""{summary}', "", "Particle ``${particle}`` of the ${dist} plugin.", '"""', ""]
+    lines = [f'"""{summary}', "", "Particle ``${full_name}``.", '"""', ""]
     lines += ["from __future__ import annotations", ""]
     lines += [*stdlib, ""] if stdlib else []
     lines += ["import torch", f"from pydantic import {pydantic}", "from sora_core.config import ParticleConfig"]

@@ -116,7 +116,7 @@ from sora_core import registry
 from sora_core.testing import make_example_inputs
 
 # config values as keyword arguments, e.g. registry.create(NAME, size=8)
-particle = registry.create("${full_name}")
+${create_call}
 outputs = particle(**make_example_inputs(particle))
 # config.json, model.safetensors and a manifest with their sha256
 particle.save_pretrained("my-${particle}")
