@@ -65,12 +65,13 @@ class Uploader:
         try:
             release = await anyio.to_thread.run_sync(validate_package, staged, parsed)
             record = _record(parsed, user, size=staged.stat().st_size, sha256=expected_sha, release=release)
-            await anyio.to_thread.run_sync(self._publish, Publication(record, release), staged)
+            await anyio.to_thread.run_sync(self.publish_staged, Publication(record, release), staged)
             return record
         finally:
             _remove_staged(staged)
 
-    def _publish(self, publication: Publication, staged: Path) -> None:
+    def publish_staged(self, publication: Publication, staged: Path) -> None:
+        """Move the verified, validated file ``staged`` into the blob store inside the catalog transaction."""
         key = publication.file.key
         stored = False
         try:
