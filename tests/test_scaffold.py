@@ -189,6 +189,7 @@ def test_the_generated_code_is_clean_for_ruff(scaffolded: Scaffolded) -> None:
         ("-blur", "invalid distribution name"),
         ("blur-", "invalid distribution name"),
         ("bl@r", "invalid distribution name"),
+        ("blur\n", "invalid distribution name"),
         ("", "invalid distribution name"),
         ("3d-blur", "package name '3d_blur', which is not a Python identifier"),
         ("import", "not a Python identifier"),
@@ -217,6 +218,10 @@ def test_names_map_to_package_particle_and_class(tmp_path: Path) -> None:
     assert shadowing.class_name == "VideoDecoderParticle"  # not the base class's name
     with pytest.raises(ScaffoldError, match="invalid particle name 'Blur!'"):
         plan_plugin("blur", "video_decoder", directory=tmp_path / "z", particle="Blur!")
+    with pytest.raises(ScaffoldError, match="--description"):
+        plan_plugin("blur", "video_decoder", directory=tmp_path / "z", description="two\nlines")
+    described = plan_plugin("blur", "video_decoder", directory=tmp_path / "z", description='A "sharp" blur')
+    assert tomllib.loads(described.files["pyproject.toml"])["project"]["description"] == 'A "sharp" blur'
 
 
 def test_an_unknown_kind_is_refused_with_close_matches(tmp_path: Path) -> None:

@@ -41,8 +41,8 @@ SUPPORTED_LICENSES: tuple[str, ...] = ("Apache-2.0", "BSD-3-Clause", "ISC", "MIT
 DEFAULT_LICENSE = "Apache-2.0"
 
 # PEP 508 names: ASCII letters and digits, with ".", "_" or "-" only between them.
-_DIST_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-_PARTICLE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_DIST_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
+_PARTICLE_NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 # Names the generated modules import; a particle class must not shadow them.
 _TAKEN_CLASS_NAMES = frozenset(
     {"Any", "Field", "Particle", "ParticleConfig", "PortSpec", "Tensor"} | {t.base for t in TEMPLATES.values()}
@@ -70,7 +70,7 @@ class Author:
         text = text.strip()
         if not text:
             return None
-        if any(ord(c) < 32 for c in text):
+        if _has_control_characters(text):
             raise ScaffoldError(
                 f"--author {text!r} contains control characters", 'write it as --author "Jane Doe <jane@example.org>"'
             )
@@ -135,7 +135,7 @@ class PluginPlan:
 
 def check_dist_name(name: str) -> tuple[str, str]:
     """The canonical distribution name and the Python package name for ``name``, or ``ScaffoldError``."""
-    if not _DIST_NAME.match(name):
+    if not _DIST_NAME.fullmatch(name):
         raise ScaffoldError(
             f"invalid distribution name {name!r}: a name (PEP 508) is ASCII letters and digits, "
             "with '-', '_' or '.' only between them",
@@ -189,7 +189,7 @@ def _contributed_kinds() -> dict[str, str]:
 
 
 def check_particle_name(name: str) -> str:
-    if not _PARTICLE_NAME.match(name):
+    if not _PARTICLE_NAME.fullmatch(name):
         raise ScaffoldError(
             f"invalid particle name {name!r}: use lowercase letters and digits, starting with a letter, "
             "with single '-' or '_' between words",
@@ -211,7 +211,7 @@ def check_license(license_id: str) -> str:
 
 def check_directory(directory: Path, force: bool) -> None:
     """Refuse a target that is a file, or a non-empty directory without ``force``."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+    if directory.exists() and not directory.is_dir():
         raise ScaffoldError(f"{directory} exists and is not a directory", "pass --dir with a new directory")
     if directory.is_dir() and any(directory.iterdir()) and not force:
         raise ScaffoldError(
@@ -249,12 +249,14 @@ def plan_plugin(
     kind = check_kind(kind)
     particle = check_particle_name(particle if particle is not None else canonical)
     license = check_license(license)
-    target = Path(directory if directory is not None else name).expanduser().absolute()
+    target = Path(directory if directory is not None else name).expanduser().resolve()
     check_directory(target, force)
     who = Author.parse(author) if author is not None else _git_author()
     summary = (description or "").strip() or f"A {kind.replace('_', ' ')} particle for sora-core."
-    if "\n" in summary:
-        raise ScaffoldError("--description must be one line", "put longer text in README.md")
+    if _has_control_characters(summary):
+        raise ScaffoldError(
+            f"--description {summary!r} is not one line of text", "put longer text in README.md afterwards"
+        )
     plan = PluginPlan(
         dist=name,
         canonical=canonical,
@@ -291,8 +293,13 @@ def _git_author() -> Author | None:
                 value = found.stdout.strip() if found.returncode == 0 else ""
             except (OSError, subprocess.SubprocessError):
                 value = ""
-        values.append(value if value and not any(ord(c) < 32 for c in value) else None)
+        values.append(value if value and not _has_control_characters(value) else None)
     return Author(*values) if any(values) else None
+
+
+def _has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds characters a TOML string or a one-line field cannot (newlines, tabs, DEL...)."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def _toml_string(value: str) -> str:
