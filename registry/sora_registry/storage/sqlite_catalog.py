@@ -324,9 +324,17 @@ def _upsert_release(con: sqlite3.Connection, release: ReleaseMetadata, file: Fil
 
 
 def _insert_particle(con: sqlite3.Connection, release: ReleaseMetadata, particle: dict[str, Any]) -> int:
+    row = {key: particle.get(key) for key in _ROW_KEYS}
     cursor = con.execute(
-        "INSERT INTO particles (distribution, short_name, version, kind, data) VALUES (?, ?, ?, ?, ?)",
-        (release.project, particle["short_name"], release.version, particle["kind"], json.dumps(particle)),
+        "INSERT INTO particles (distribution, short_name, version, kind, data, row) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            release.project,
+            particle["short_name"],
+            release.version,
+            particle["kind"],
+            json.dumps(particle),
+            json.dumps(row),
+        ),
     )
     particle_id = int(cursor.lastrowid or 0)
     for direction in ("inputs", "outputs"):
@@ -357,13 +365,12 @@ def _is_newest_wheel(con: sqlite3.Connection, project: str, version: str) -> boo
 def _replace_latest(con: sqlite3.Connection, project: str, particle_ids: list[int]) -> None:
     con.execute("DELETE FROM latest WHERE distribution = ?", (project,))
     for particle_id in particle_ids:
-        (data,) = con.execute("SELECT data FROM particles WHERE id = ?", (particle_id,)).fetchone()
-        particle = json.loads(data)
-        row = {key: particle.get(key) for key in _ROW_KEYS}
+        (row,) = con.execute("SELECT row FROM particles WHERE id = ?", (particle_id,)).fetchone()
+        particle = json.loads(row)
         name_text = f"{project}:{particle['short_name']}".lower()
         con.execute(
-            "INSERT INTO latest (distribution, short_name, particle_id, kind, name_text, search_text, row) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO latest (distribution, short_name, particle_id, kind, name_text, search_text) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (
                 project,
                 particle["short_name"],
@@ -371,7 +378,6 @@ def _replace_latest(con: sqlite3.Connection, project: str, particle_ids: list[in
                 particle["kind"],
                 name_text,
                 f"{name_text} {particle.get('description', '')}".lower(),
-                json.dumps(row),
             ),
         )
 

@@ -2,8 +2,8 @@
 
 Immutability is enforced by the schema itself, not only by the code: a filename is a primary
 key, and ``files_one_per_type`` allows one wheel and one sdist per version. ``latest`` holds one
-row per particle of each distribution's newest wheel release, with the JSON row search returns,
-so a search reads one table and the ``ports`` index.
+row per particle of each distribution's newest wheel release, kept narrow (no JSON) so that a
+search scans little; the JSON row it returns (``particles.row``) is read only for the page shown.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS particles (
     version TEXT NOT NULL,
     kind TEXT NOT NULL,
     data TEXT NOT NULL,
+    row TEXT NOT NULL,
     UNIQUE (distribution, short_name, version),
     FOREIGN KEY (distribution, version) REFERENCES releases (project, version)
 );
@@ -71,9 +72,10 @@ CREATE TABLE IF NOT EXISTS ports (
     is_pattern INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ports_particle ON ports (particle_id);
-CREATE INDEX IF NOT EXISTS ports_name ON ports (name);
-CREATE INDEX IF NOT EXISTS ports_space ON ports (space);
-CREATE INDEX IF NOT EXISTS ports_patterns ON ports (particle_id) WHERE is_pattern = 1;
+CREATE INDEX IF NOT EXISTS ports_name ON ports (name, particle_id);
+CREATE INDEX IF NOT EXISTS ports_space ON ports (space, particle_id);
+CREATE INDEX IF NOT EXISTS ports_shape ON ports (shape);
+CREATE INDEX IF NOT EXISTS ports_patterns ON ports (particle_id, space) WHERE is_pattern = 1;
 CREATE TABLE IF NOT EXISTS latest (
     distribution TEXT NOT NULL,
     short_name TEXT NOT NULL,
@@ -81,7 +83,6 @@ CREATE TABLE IF NOT EXISTS latest (
     kind TEXT NOT NULL,
     name_text TEXT NOT NULL,
     search_text TEXT NOT NULL,
-    row TEXT NOT NULL,
     PRIMARY KEY (distribution, short_name)
 );
 CREATE INDEX IF NOT EXISTS latest_kind ON latest (kind);

@@ -1,8 +1,13 @@
-"""Catalog search on SQLite: SQL filters on the ``latest`` and ``ports`` tables, then shape unification.
+"""Catalog search on SQLite: SQL filters on the narrow ``latest`` table and the ``ports`` indexes.
 
-Every filter but a port's symbolic shape is SQL over indexed columns. A shape query is checked
-in Python with the pipeline's own :class:`~sora_core.shapes.ShapeUnifier`, on the ports left
-after the SQL filters (name, direction, dtype, space).
+Every filter is SQL. A port's symbolic shape is matched with the pipeline's own
+:class:`~sora_core.shapes.ShapeUnifier` once per distinct stored shape string (they repeat:
+``B L D=384`` on thousands of ports), and the matching shapes become one more SQL filter.
+
+Port and space filters take one of two forms. When the particle-level filters (``kind``, ``q``)
+already narrow the candidates, each candidate's few ports are probed (``EXISTS`` on the
+``ports_particle`` index); otherwise the matching ports are read once from a covering index
+(``IN``). The total is a ``count(*)``; only the page's rows are read and decoded.
 """
 
 from __future__ import annotations
@@ -15,31 +20,39 @@ from sora_registry.search import PortQuery, SearchQuery, SearchResult, SpaceQuer
 
 
 def search(con: sqlite3.Connection, query: SearchQuery) -> SearchResult:
-    where, args = _latest_filters(query)
+    where, args = _particle_filters(query)
+    probe = bool(where)  # kind or q narrowed the candidates: probe their ports
+    if query.space is not None and not probe and not query.space.is_prefix:
+        # Two index searches (the tag; the few input patterns) beat one scan testing both.
+        where.append(
+            "l.particle_id IN (SELECT p.particle_id FROM ports p WHERE p.space = ? "
+            "UNION ALL SELECT p.particle_id FROM ports p WHERE p.is_pattern = 1 AND ? GLOB p.space)"
+        )
+        args += [query.space.text, query.space.text]
+    elif query.space is not None:
+        _add_port_filter(where, args, [_space_filter(query.space)], probe)
     if query.port is not None:
-        port_sql, port_args = _port_filters(query.port)
-        if not query.port.needs_shape_check:
-            where.append(f"l.particle_id IN (SELECT p.particle_id FROM ports p WHERE {port_sql})")
-            args += port_args
-        else:
-            candidates = con.execute(
-                f"SELECT l.particle_id, p.shape FROM latest l JOIN ports p ON p.particle_id = l.particle_id "
-                f"WHERE {' AND '.join([*where, port_sql])}",
-                [*args, *port_args],
-            )
-            ids = sorted({pid for pid, shape in candidates if query.port.shape_matches(shape)})
-            where, args = ["l.particle_id IN (SELECT value FROM json_each(?))"], [json.dumps(ids)]
+        _add_port_filter(where, args, _port_filters(con, query.port), probe)
     clause = " AND ".join(where) or "1"
     total = con.execute(f"SELECT count(*) FROM latest l WHERE {clause}", args).fetchone()[0]
     order, order_args = _order(query.q)
-    rows = con.execute(
-        f"SELECT l.row FROM latest l WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-        [*args, *order_args, query.limit, query.offset],
+    ids = [
+        particle_id
+        for (particle_id,) in con.execute(
+            f"SELECT l.particle_id FROM latest l WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, *order_args, query.limit, query.offset],
+        )
+    ]
+    rows = dict(
+        con.execute("SELECT id, row FROM particles WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
     )
-    return SearchResult(total=total, particles=[json.loads(row) for (row,) in rows])
+    return SearchResult(total=total, particles=[json.loads(rows[i]) for i in ids])
 
 
-def _latest_filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
+Condition = tuple[str, list[Any]]
+
+
+def _particle_filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     args: list[Any] = []
     if query.kind:
@@ -48,38 +61,43 @@ def _latest_filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
     if query.q:
         where.append("l.search_text LIKE ? ESCAPE '\\'")
         args.append(_contains(query.q))
-    if query.space is not None:
-        sql, space_args = _space_filter(query.space)
-        where.append(f"l.particle_id IN (SELECT p.particle_id FROM ports p WHERE {sql})")
-        args += space_args
     return where, args
 
 
-def _space_filter(space: SpaceQuery, table: str = "p") -> tuple[str, list[Any]]:
+def _add_port_filter(where: list[str], args: list[Any], conditions: list[Condition], probe: bool) -> None:
+    """Require one port of the particle to meet every condition (alternatives inside one are OR-ed)."""
+    sql = " AND ".join(c for c, _ in conditions) or "1"
+    condition_args = [a for _, values in conditions for a in values]
+    if probe:
+        where.append(f"EXISTS (SELECT 1 FROM ports p WHERE p.particle_id = l.particle_id AND {sql})")
+    else:
+        where.append(f"l.particle_id IN (SELECT p.particle_id FROM ports p WHERE {sql})")
+    args += condition_args
+
+
+def _space_filter(space: SpaceQuery) -> Condition:
     """Ports in the space; for a full tag, also input patterns (``text/*``) that accept it."""
     if space.is_prefix:
-        return f"{table}.space GLOB ?", [space.glob]
-    return f"({table}.space = ? OR ({table}.is_pattern = 1 AND ? GLOB {table}.space))", [space.text, space.text]
+        return "p.space GLOB ?", [space.glob]
+    return "(p.space = ? OR (p.is_pattern = 1 AND ? GLOB p.space))", [space.text, space.text]
 
 
-def _port_filters(port: PortQuery) -> tuple[str, list[Any]]:
-    where: list[str] = []
-    args: list[Any] = []
+def _port_filters(con: sqlite3.Connection, port: PortQuery) -> list[Condition]:
+    conditions: list[Condition] = []
     if port.direction:
-        where.append("p.direction = ?")
-        args.append(port.direction)
+        conditions.append(("p.direction = ?", [port.direction]))
     if port.name:
-        where.append("p.name = ?")
-        args.append(port.name)
+        conditions.append(("p.name = ?", [port.name]))
     dtypes = port.accepted_dtypes()
     if dtypes is not None:
-        where.append(f"p.dtype IN ({', '.join('?' * len(dtypes))})")
-        args += sorted(dtypes)
+        conditions.append((f"p.dtype IN ({', '.join('?' * len(dtypes))})", sorted(dtypes)))
     if port.space is not None:
-        sql, space_args = _space_filter(port.space)
-        where.append(sql)
-        args += space_args
-    return " AND ".join(where) or "1", args
+        conditions.append(_space_filter(port.space))
+    if port.needs_shape_check:
+        shapes = [shape for (shape,) in con.execute("SELECT DISTINCT shape FROM ports")]
+        matching = [shape for shape in shapes if port.shape_matches(shape)]
+        conditions.append(("p.shape IN (SELECT value FROM json_each(?))", [json.dumps(matching)]))
+    return conditions
 
 
 def _order(q: str) -> tuple[str, list[Any]]:
