@@ -8,6 +8,7 @@
     sora-registry owner remove --data DIR PROJECT USER
     sora-registry owner list --data DIR [PROJECT] [--json]
     sora-registry verify --data DIR
+    sora-registry backup --data DIR --to BACKUP_DIR
 
 A ``SoraError`` is printed as ``error: ...`` and ``  hint: ...`` on stderr with exit status 1;
 anything else as one line with status 2 (the traceback only under ``SORA_DEBUG=1``).
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_UPLOAD,
         metavar="SIZE",
         help=f"largest accepted upload, e.g. 200MB or 1GiB (default {format_size(DEFAULT_MAX_UPLOAD)})",
+    )
+    serve.add_argument(
+        "--root-path", default="", help="the URL prefix when served behind a proxy under a sub-path (e.g. /registry)"
     )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=_serve)
@@ -91,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check every catalogued file is stored with its size and sha256")
     _data_arg(verify)
     verify.set_defaults(run=_verify)
+
+    backup = commands.add_parser("backup", help="copy a consistent snapshot of the catalog and files (while serving)")
+    _data_arg(backup)
+    backup.add_argument("--to", required=True, type=Path, metavar="DIR", help="the backup directory (incremental)")
+    backup.set_defaults(run=_backup)
     return parser
 
 
@@ -123,7 +132,13 @@ def _serve(args: argparse.Namespace) -> int:
         f"(pip index: http://{args.host}:{args.port}/simple/, max upload {format_size(args.max_upload_size)})",
         flush=True,
     )
-    uvicorn.run(create_app(service, close_on_shutdown=True), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(service, close_on_shutdown=True),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        root_path=args.root_path,
+    )
     return 0
 
 
@@ -194,6 +209,17 @@ def _verify(args: argparse.Namespace) -> int:
         print(line)
     print(f"{report.checked} files checked, {len(report.problems)} problems")
     return 1 if report.problems else 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from sora_registry.backup import backup
+
+    report = backup(_open(args), args.to)
+    print(
+        f"backed up {args.data} to {args.to}: catalog snapshot, {report.copied} files copied "
+        f"({format_size(report.bytes_copied)}), {report.skipped} already there"
+    )
+    return 0
 
 
 def _user(name: str) -> str:

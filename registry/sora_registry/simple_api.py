@@ -75,7 +75,8 @@ def _respond(request: Request, media: str, html_text: str, data: dict[str, Any])
 async def simple_index(request: Request) -> Response:
     service: RegistryService = request.app.state.service
     projects = await run_in_threadpool(service.catalog.projects)
-    links = "".join(f'<a href="{esc(url_path("simple", p))}/">{esc(p)}</a><br>\n' for p in projects)
+    root = _root(request)
+    links = "".join(f'<a href="{esc(root + url_path("simple", p))}/">{esc(p)}</a><br>\n' for p in projects)
     html_text = _html_document("Simple index", links)
     data = {"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in projects]}
     return _respond(request, negotiate(request), html_text, data)

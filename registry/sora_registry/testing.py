@@ -137,7 +137,7 @@ class LiveServer:
     ``url`` is ``http://127.0.0.1:PORT``; ``service`` is the :class:`RegistryService` behind it.
     """
 
-    def __init__(self, data_dir: Path, *, max_upload_size: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *, max_upload_size: int | None = None, root_path: str = "") -> None:
         import uvicorn
 
         from sora_registry.app import create_app
@@ -147,7 +147,12 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(self.service), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            create_app(self.service),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            root_path=root_path,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"sora-registry-{self.port}", daemon=True)

@@ -143,3 +143,28 @@ def test_serve_runs_the_registry(tmp_path: Path) -> None:
         out, _ = process.communicate(timeout=30)
     assert f"on http://127.0.0.1:{port}/" in out and "max upload 10.0 kB" in out
     assert os.path.isfile(tmp_path / "data" / "catalog.sqlite3")
+
+
+def test_backup_copies_a_consistent_snapshot_incrementally(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from sora_registry.testing import LiveServer, create_token
+
+    data, copy = tmp_path / "data", tmp_path / "backup"
+    with LiveServer(data) as server:
+        secret = create_token(server.service, "alice")
+        for version in ("1.0", "2.0"):
+            wheel = plugin_wheel(tmp_path / version, "demo", [ParticleSpec("enc")], version=version)
+            assert upload(server.url, wheel, secret).status == 201
+        code, out, _ = run(capsys, "backup", "--data", data, "--to", copy)  # while serving
+        assert code == 0 and "2 files copied" in out
+        wheel = plugin_wheel(tmp_path / "3.0", "demo", [ParticleSpec("enc")], version="3.0")
+        assert upload(server.url, wheel, secret).status == 201
+        code, out, _ = run(capsys, "backup", "--data", data, "--to", copy)
+        assert code == 0 and "1 files copied" in out and "2 already there" in out
+    assert run(capsys, "verify", "--data", copy)[1] == "3 files checked, 0 problems\n"
+    with LiveServer(copy) as restored:
+        assert [f.version for f in restored.service.catalog.files("demo")] == ["1.0", "2.0", "3.0"]
+        assert request(f"{restored.url}/api/v1/particles?q=demo").json()["particles"][0]["version"] == "3.0"
+        assert restored.service.uploader.authenticate(f"Bearer {secret}") == "alice"
+    (data / "files" / "demo" / "demo-1.0-py3-none-any.whl").write_bytes(b"rotten")
+    code, _, err = run(capsys, "backup", "--data", data, "--to", tmp_path / "second")
+    assert code == 1 and "demo/demo-1.0-py3-none-any.whl has sha256" in err

@@ -140,3 +140,18 @@ def test_pip_installs_a_published_wheel_from_the_index(
     assert "Successfully installed demo-plugin-1.1.0" in result.stdout
     assert (target / "demo_plugin" / "sora_manifest.json").is_file()
     assert (target / "demo_plugin-1.1.0.dist-info" / "entry_points.txt").read_text().startswith("[sora.particles]")
+
+
+def test_urls_carry_the_root_path_behind_a_proxy(tmp_path: Path, wheels: Path) -> None:
+    from sora_registry.testing import create_token
+
+    with LiveServer(tmp_path / "data", root_path="/registry") as server:
+        wheel = plugin_wheel(wheels, "demo", [ParticleSpec("enc")])
+        reply = upload(server.url, wheel, create_token(server.service, "alice"))
+        assert reply.json()["url"] == f"/registry/files/demo/{wheel.name}"
+        assert 'href="/registry/simple/demo/"' in request(f"{server.url}/simple/").text
+        assert f'href="/registry/files/demo/{wheel.name}#sha256=' in request(f"{server.url}/simple/demo/").text
+        moved = request(f"{server.url}/simple/Demo/")
+        assert moved.headers["location"] == "/registry/simple/demo/"
+        page = request(f"{server.url}/").text
+        assert 'href="/registry/particles/demo/enc"' in page and 'href="/registry/simple/"' in page
