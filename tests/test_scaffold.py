@@ -173,8 +173,9 @@ def test_the_generated_code_is_clean_for_ruff(scaffolded: Scaffolded) -> None:
     if ruff is None:
         pytest.skip("ruff is not installed")
     for plan in scaffolded.plans:  # from the project directory, as its author would run it
+        files = [path for path in plan.paths() if path.endswith((".py", ".md"))]  # not pip's build/
         for command in ([ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP"], [ruff, "format", "--isolated"]):
-            args = [*command, "--check", "."] if command[1] == "format" else [*command, "."]
+            args = [*command, "--check", *files] if command[1] == "format" else [*command, *files]
             result = subprocess.run(args, cwd=plan.directory, capture_output=True, text=True)
             assert result.returncode == 0, f"{plan.kind}: {result.stdout}{result.stderr}"
 

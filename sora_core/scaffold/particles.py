@@ -638,7 +638,7 @@ _SCHEDULER = (
 class ${Config}(ParticleConfig):
     """Sampling settings of the scheduler."""
 
-    num_steps: int = Field(50, ge=1, le=10000, description="default sampling steps")
+    steps: int = Field(50, ge=1, le=10000, description="default sampling steps")
     shift: float = Field(
         1.0, gt=0, description="timestep shift; above 1 spends more steps near noise"
     )
@@ -659,7 +659,7 @@ class ${Class}(Scheduler):
 
     def timesteps(self, num_steps: int | None = None) -> list[float]:
         """``num_steps + 1`` times from 1 to 0: step i goes from [i] to [i + 1]."""
-        steps = num_steps or self.config.num_steps
+        steps = num_steps or self.config.steps
         shift = self.config.shift
         times = [1.0 - i / steps for i in range(steps + 1)]
         return [shift * t / (1.0 + (shift - 1.0) * t) for t in times]
@@ -702,7 +702,7 @@ class ${Class}(Scheduler):
 _SCHEDULER_TEST = """
 
 def test_steps_integrate_a_constant_velocity_from_noise_to_data() -> None:
-    scheduler = ${Class}(num_steps=4, shift=3.0)
+    scheduler = ${Class}(steps=4, shift=3.0)
     times = scheduler.timesteps()
     assert len(times) == 5 and times[0] == 1.0 and times[-1] == 0.0
     assert times == sorted(times, reverse=True)
@@ -1073,7 +1073,7 @@ TEMPLATES: dict[str, KindTemplate] = {
             "scheduler",
             "Scheduler",
             _SCHEDULER,
-            '{"num_steps": 10, "shift": 3.0}',
+            '{"steps": 10, "shift": 3.0}',
             "shift",
             "0.0",
             _SCHEDULER_TEST,
