@@ -19,6 +19,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import anyio.to_thread
+from starlette.requests import ClientDisconnect
 
 from sora_registry import tokens
 from sora_registry.errors import BadRequestError, UploadTooLargeError
@@ -114,12 +115,17 @@ class Uploader:
         digest, size = hashlib.sha256(), 0
         try:
             with open(staged, "xb") as sink:
-                async for chunk in body:
-                    size += len(chunk)
-                    if size > self.max_size:
-                        raise self._too_large(f"more than {self.max_size} bytes were sent")
-                    digest.update(chunk)
-                    sink.write(chunk)
+                try:
+                    async for chunk in body:
+                        size += len(chunk)
+                        if size > self.max_size:
+                            raise self._too_large(f"more than {self.max_size} bytes were sent")
+                        digest.update(chunk)
+                        sink.write(chunk)
+                except ClientDisconnect:
+                    raise BadRequestError(
+                        f"the client disconnected after sending {size} bytes of {parsed.filename!r}", "upload it again"
+                    ) from None
             if size == 0:
                 raise BadRequestError(f"the upload of {parsed.filename!r} is empty", _HEADER_HINT)
             if declared is not None and size != declared:

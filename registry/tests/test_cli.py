@@ -168,3 +168,14 @@ def test_backup_copies_a_consistent_snapshot_incrementally(capsys: pytest.Captur
     (data / "files" / "demo" / "demo-1.0-py3-none-any.whl").write_bytes(b"rotten")
     code, _, err = run(capsys, "backup", "--data", data, "--to", tmp_path / "second")
     assert code == 1 and "demo/demo-1.0-py3-none-any.whl has sha256" in err
+
+
+def test_the_server_and_its_commands_never_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "import sora_registry.app, sora_registry.cli, sora_registry.backup, sora_registry.consistency\n"
+        "import sora_registry.testing\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
