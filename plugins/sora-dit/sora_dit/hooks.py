@@ -1,0 +1,46 @@
+"""sora-dit's pluggy hooks: the ``latent_sampler`` and ``prompt_batcher`` kinds and the ``t2v`` template.
+
+Named in the ``sora.plugins`` entry point group; it imports no torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sora_core.hooks import hookimpl
+from sora_core.kinds import KindSpec
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+LATENT_SAMPLER = KindSpec(
+    name="latent_sampler",
+    description=(
+        "text condition (N, L, D) -> latent (B, c, t, h, w): a sampling loop calling a denoiser and a "
+        "scheduler bound as components"
+    ),
+    inputs=("condition",),
+    outputs=("latent",),
+    learned=False,
+    contributed_by="sora-dit",
+)
+
+PROMPT_BATCHER = KindSpec(
+    name="prompt_batcher",
+    description="prompts (B) -> the texts to encode (N), e.g. each prompt and its unconditional twin for guidance",
+    inputs=("prompt",),
+    outputs=("text",),
+    learned=False,
+    contributed_by="sora-dit",
+)
+
+
+@hookimpl
+def sora_register_kinds() -> list[KindSpec]:
+    """The kinds sora-dit contributes."""
+    return [LATENT_SAMPLER, PROMPT_BATCHER]
+
+
+@hookimpl
+def sora_register_templates() -> dict[str, Path]:
+    """``t2v``: prompts -> text encoder -> DiT sampling loop -> VAE decoder."""
+    return {"t2v": TEMPLATES / "t2v.yaml"}

@@ -1,0 +1,276 @@
+"""``latent-sampler``: the sampling loop of text-to-video, with classifier-free guidance.
+
+A weightless particle of the kind ``latent_sampler`` (contributed by sora-dit). Its
+``denoiser`` and ``scheduler`` are **components**: other pipeline nodes, bound by the
+pipeline (``components: {denoiser: denoiser, scheduler: scheduler}``), which it calls
+once per model evaluation. Swapping either node by name changes the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from pydantic import Field, ValidationInfo, field_validator
+from torch import Tensor
+
+from sora_core import registry
+from sora_core.config import ParticleConfig
+from sora_core.errors import ComponentError, PortError
+from sora_core.particle import Particle, WeightlessParticle
+from sora_core.ports import PortSpec, connection_problems
+from sora_dit.hooks import LATENT_SAMPLER
+from sora_dit.spaces import DEFAULT_TEXT_DIM, DEFAULT_TEXT_SPACE, causal_vae_latent_space, checked_space
+
+
+class LatentSamplerConfig(ParticleConfig):
+    """The video to sample (in pixels, converted through the VAE's compression), guidance and steps."""
+
+    latent_channels: int = Field(8, gt=0, description="latent channels (c) of the VAE")
+    temporal_compression: int = Field(4, gt=0, description="frames per latent frame of the VAE (after the first)")
+    spatial_compression: int = Field(4, gt=0, description="pixels per latent row/column of the VAE")
+    patch_t: int = Field(1, gt=0, description="the denoiser's latent frames per patch")
+    patch_h: int = Field(2, gt=0, description="the denoiser's latent rows per patch")
+    patch_w: int = Field(2, gt=0, description="the denoiser's latent columns per patch")
+    frames: int = Field(9, gt=0, description="video frames: 1 + k * temporal_compression")
+    height: int = Field(64, gt=0, description="video height in pixels: a multiple of spatial_compression * patch_h")
+    width: int = Field(64, gt=0, description="video width in pixels: a multiple of spatial_compression * patch_w")
+    guidance_scale: float = Field(
+        4.0, ge=0, description="classifier-free guidance scale; 1 disables guidance (the unconditional half is unused)"
+    )
+    steps: int | None = Field(None, ge=1, description="sampling steps; None uses the scheduler's")
+    latent_space: str | None = Field(
+        None, description="space tag of the latent written; None: the causal VAE's for channels and compressions"
+    )
+    text_dim: int = Field(DEFAULT_TEXT_DIM, gt=0, description="features per text token (D) the denoiser reads")
+    text_space: str = Field(DEFAULT_TEXT_SPACE, description="space tag of the text embeddings the denoiser reads")
+
+    @field_validator("frames")
+    @classmethod
+    def _frames(cls, frames: int, info: ValidationInfo) -> int:
+        temporal, patch = info.data.get("temporal_compression"), info.data.get("patch_t")
+        if temporal and (frames - 1) % temporal:
+            raise ValueError(f"frames must be 1 + k * temporal_compression ({temporal}): 1, {1 + temporal}, ...")
+        if temporal and patch and (1 + (frames - 1) // temporal) % patch:
+            raise ValueError(
+                f"frames give {1 + (frames - 1) // temporal} latent frames, not a multiple of patch_t={patch}"
+            )
+        return frames
+
+    @field_validator("height", "width")
+    @classmethod
+    def _pixels(cls, size: int, info: ValidationInfo) -> int:
+        spatial = info.data.get("spatial_compression")
+        patch = info.data.get("patch_h" if info.field_name == "height" else "patch_w")
+        if spatial and patch and size % (spatial * patch):
+            raise ValueError(
+                f"must be a multiple of spatial_compression * patch ({spatial} * {patch} = {spatial * patch})"
+            )
+        return size
+
+    @field_validator("latent_space", "text_space")
+    @classmethod
+    def _space(cls, tag: str | None) -> str | None:
+        return None if tag is None else checked_space(tag)
+
+
+class LatentSampler(WeightlessParticle):
+    """Samples a latent video from noise for text conditions, with classifier-free guidance.
+
+    ``condition`` ``(N, L, D)`` (and ``condition_mask``) hold ``N = 2B`` rows: the ``B``
+    prompts, then ``B`` unconditional rows (``cfg-prompts`` and a text encoder make them).
+    It draws noise ``(B, c, t, h, w)`` from torch's global RNG (the pipeline seeds it per
+    node), and has its ``scheduler`` integrate the ``denoiser``'s velocity from ``t = 1``
+    to ``0``. Each evaluation runs the denoiser once on the ``2B`` batch and guides:
+    ``v = v_uncond + s (v_cond - v_uncond)``. With ``guidance_scale = 1`` only the first
+    half is used and the denoiser runs on ``B`` rows.
+    """
+
+    kind: ClassVar[str] = LATENT_SAMPLER.name
+    Config = LatentSamplerConfig
+    config: LatentSamplerConfig
+    stochastic: ClassVar[bool] = True
+    description = "sampling loop: noise -> latent video with a bound denoiser and scheduler, classifier-free guidance"
+
+    @classmethod
+    def component_kinds(cls) -> dict[str, str]:
+        return {"denoiser": "denoiser", "scheduler": "scheduler"}
+
+    # --- sizes and ports ---------------------------------------------------------------------
+
+    @property
+    def latent_space(self) -> str:
+        cfg = self.config
+        return cfg.latent_space or causal_vae_latent_space(
+            cfg.latent_channels, cfg.temporal_compression, cfg.spatial_compression
+        )
+
+    def latent_shape(self, batch: int) -> tuple[int, int, int, int, int]:
+        """``(batch, c, t, h, w)`` of the latent sampled for ``batch`` prompts."""
+        cfg = self.config
+        frames = 1 + (cfg.frames - 1) // cfg.temporal_compression
+        spatial = cfg.spatial_compression
+        return batch, cfg.latent_channels, frames, cfg.height // spatial, cfg.width // spatial
+
+    def input_ports(self) -> dict[str, PortSpec]:
+        cfg = self.config
+        return {
+            "condition": PortSpec(
+                "float32",
+                f"N L D={cfg.text_dim}",
+                space=cfg.text_space,
+                description="text tokens of the B prompts, then of B unconditional prompts (N = 2B)",
+            ),
+            "condition_mask": PortSpec("bool", "N L", optional=True, description="valid text tokens"),
+        }
+
+    def output_ports(self) -> dict[str, PortSpec]:
+        _, c, t, h, w = self.latent_shape(1)
+        return {
+            "latent": PortSpec(
+                "float32", f"B c={c} t={t} h={h} w={w}", space=self.latent_space, description="the sampled latent"
+            )
+        }
+
+    # --- components --------------------------------------------------------------------------
+
+    def bind_components(self, components: Mapping[str, Particle]) -> None:
+        """Bind the denoiser and scheduler; refuse ones that do not fit this sampler's latent and text."""
+        super().bind_components(components)
+        problems = self.component_problems(dict(components))
+        if problems:
+            raise ComponentError(
+                f"{self._name()}: " + "; ".join(problems),
+                "configure the sampler and its components for the same latent, text and prediction type",
+            )
+
+    def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
+        """Every way ``components`` (slot -> particle) disagree with this sampler or with each other."""
+        problems: list[str] = []
+        denoiser, scheduler = components.get("denoiser"), components.get("scheduler")
+        if denoiser is not None:
+            ports = denoiser.input_ports()
+            latent_shape = "B c={} t={} h={} w={}".format(*self.latent_shape(1)[1:])
+            given = {
+                "latent": PortSpec("float32", latent_shape, space=self.latent_space),
+                "timestep": PortSpec("float32", "B"),
+                "condition": PortSpec("float32", f"B L D={self.config.text_dim}", space=self.config.text_space),
+            }
+            for port, spec in given.items():
+                if port not in ports:
+                    problems.append(f"denoiser {_name_of(denoiser)} has no input port {port!r}")
+                    continue
+                for problem in connection_problems(spec, ports[port]):
+                    problems.append(
+                        f"denoiser {_name_of(denoiser)} input {port!r}: {problem} "
+                        f"(the sampler passes {spec}, it accepts {ports[port]})"
+                    )
+        if denoiser is not None and scheduler is not None:
+            made, expected = getattr(denoiser, "prediction_type", None), getattr(scheduler, "prediction_type", None)
+            if made != expected:
+                problems.append(
+                    f"denoiser {_name_of(denoiser)} predicts {made}, but scheduler {_name_of(scheduler)} "
+                    f"expects {expected}"
+                )
+        return problems
+
+    @classmethod
+    def example_components(cls, config: LatentSamplerConfig | dict[str, Any] | None) -> dict[str, Particle]:
+        """A tiny ``dit-denoiser`` matching ``config`` and a 2-step Euler scheduler (for the conformance kit)."""
+        cfg = config if isinstance(config, LatentSamplerConfig) else LatentSamplerConfig.model_validate(config or {})
+        denoiser = registry.create(
+            "sora-dit:dit-denoiser",
+            latent_channels=cfg.latent_channels,
+            latent_space=cfg.latent_space
+            or causal_vae_latent_space(cfg.latent_channels, cfg.temporal_compression, cfg.spatial_compression),
+            text_dim=cfg.text_dim,
+            text_space=cfg.text_space,
+            patch_t=cfg.patch_t,
+            patch_h=cfg.patch_h,
+            patch_w=cfg.patch_w,
+            hidden_size=32,
+            depth=1,
+            heads=2,
+        )
+        if isinstance(denoiser, torch.nn.Module):
+            _perturb(denoiser)
+            denoiser.eval()
+        return {"denoiser": denoiser, "scheduler": registry.create("sora-dit:rectified-flow-euler", steps=2)}
+
+    @classmethod
+    def example_inputs(cls, config: LatentSamplerConfig, batch: int, generator: torch.Generator) -> dict[str, Any]:
+        """``2 * batch`` rows of text: the prompts, then the unconditional ones."""
+        return {
+            "condition": torch.randn(2 * batch, 5, config.text_dim, generator=generator),
+            "condition_mask": torch.ones(2 * batch, 5, dtype=torch.bool),
+        }
+
+    # --- sampling ----------------------------------------------------------------------------
+
+    def _name(self) -> str:
+        return self.registered_name or self.display_name()
+
+    def forward(self, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:
+        denoiser, scheduler = self.component("denoiser"), self.component("scheduler")
+        scheduler_sample = getattr(scheduler, "sample", None)
+        if not callable(scheduler_sample):
+            raise ComponentError(
+                f"{self._name()}: scheduler {_name_of(scheduler)} has no sample(model, noise) method",
+                "bind a scheduler subclassing sora_core.interfaces.Scheduler",
+            )
+        rows = condition.shape[0]
+        if rows % 2 or (condition_mask is not None and condition_mask.shape[0] != rows):
+            raise PortError(
+                f"{self._name()}: input 'condition' has {rows} rows"
+                + (f" and 'condition_mask' {condition_mask.shape[0]}" if condition_mask is not None else "")
+                + "; expected the same even number N = 2B (B prompts, then B unconditional ones)",
+                "make the texts with sora-dit:cfg-prompts before the text encoder",
+            )
+        batch = rows // 2
+        scale = float(self.config.guidance_scale)
+        guided = scale != 1.0
+        if not guided:
+            condition = condition[:batch]
+            condition_mask = None if condition_mask is None else condition_mask[:batch]
+        device, dtype = _placement(denoiser, condition)
+        condition = condition.to(device=device, dtype=dtype)
+        if condition_mask is not None:
+            condition_mask = condition_mask.to(device=device, dtype=torch.bool)
+        # drawn on the CPU, so a seed gives the same noise on every device
+        noise = torch.randn(self.latent_shape(batch)).to(device)
+
+        def velocity(sample: Tensor, t: float) -> Tensor:
+            latent = torch.cat([sample, sample]) if guided else sample
+            timestep = torch.full((latent.shape[0],), float(t), device=device)
+            out = denoiser(
+                latent=latent.to(dtype), timestep=timestep, condition=condition, condition_mask=condition_mask
+            )
+            prediction = out["prediction"].to(torch.float32)
+            if not guided:
+                return prediction
+            conditional, unconditional = prediction.chunk(2)
+            return unconditional + scale * (conditional - unconditional)
+
+        latent = scheduler_sample(velocity, noise, num_steps=self.config.steps)
+        return {"latent": latent.to(torch.float32)}
+
+
+def _name_of(particle: Particle) -> str:
+    return particle.registered_name or type(particle).__qualname__
+
+
+def _placement(denoiser: Particle, condition: Tensor) -> tuple[torch.device, torch.dtype]:
+    """Where the denoiser's weights live (the condition's device and float32 for a weightless one)."""
+    if isinstance(denoiser, torch.nn.Module):
+        for parameter in denoiser.parameters():
+            return parameter.device, parameter.dtype
+    return condition.device, torch.float32
+
+
+def _perturb(module: torch.nn.Module) -> None:
+    """Give a fresh denoiser non-zero zero-initialised layers, so sampling is not the identity in tests."""
+    with torch.no_grad():
+        for parameter in module.parameters():
+            if not parameter.any():
+                parameter.normal_(std=0.02)
