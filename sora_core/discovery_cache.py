@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from sora_core.atomic import atomic_write_text
 
 CACHE_FORMAT = 1
 
@@ -72,17 +73,12 @@ class DiscoveryCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".discovery-", dir=self.path.parent)
+            # json.dumps uses the C encoder; json.dump to a file does not.
+            atomic_write_text(
+                self.path, json.dumps({"format": CACHE_FORMAT, "entries": self._entries}, separators=(",", ":"))
+            )
         except OSError:
             return  # a cache we cannot write only costs speed
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # json.dumps uses the C encoder; json.dump to a file does not.
-                handle.write(json.dumps({"format": CACHE_FORMAT, "entries": self._entries}, separators=(",", ":")))
-            os.replace(tmp, self.path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            return
         self._dirty = False
 
 

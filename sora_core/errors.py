@@ -138,6 +138,10 @@ class TemplateNotFoundError(SoraError, LookupError):
     """No installed plugin provides the asked pipeline template."""
 
 
+class ComponentError(SoraError):
+    """A particle's component slot is unbound, unknown, or bound to a particle of the wrong kind."""
+
+
 class PipelineRuntimeError(SoraError):
     """A node failed or returned something other than its declared outputs while running."""
 

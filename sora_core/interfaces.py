@@ -7,12 +7,15 @@ contributes a new kind subclasses :class:`ModuleParticle` or
 
 from __future__ import annotations
 
+import itertools
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
 from sora_core.config import ParticleConfig
+from sora_core.errors import ConfigError
 from sora_core.particle import Particle, WeightlessParticle
 
 PredictionType = Literal["velocity", "epsilon", "sample"]
@@ -81,6 +84,34 @@ class Scheduler(WeightlessParticle):
     @abstractmethod
     def step(self, prediction: Tensor, t: float, t_next: float, sample: Tensor) -> Tensor:
         """Advance ``sample`` from time ``t`` to ``t_next`` given the model's ``prediction``."""
+
+    def sample(
+        self,
+        model: Callable[[Tensor, float], Tensor],
+        noise: Tensor,
+        num_steps: int | None = None,
+        progress: bool | None = None,
+    ) -> Tensor:
+        """Run a whole sampling loop from ``noise``: ``model(sample, t)`` returns the prediction at time ``t``.
+
+        The base loop takes one :meth:`step` per pair of :meth:`timesteps`; samplers that
+        evaluate the model more than once per step (Heun, multistep solvers) override it.
+        ``num_steps`` defaults to the config's ``steps``; ``progress`` forces the bar on or off.
+        """
+        from sora_core.progress import track
+
+        steps = num_steps if num_steps is not None else int(getattr(self.config, "steps", 0) or 0)
+        if steps < 1:
+            raise ConfigError(
+                f"{self.registered_name or type(self).__qualname__}: a sampling run needs at least 1 step, got {steps}",
+                "pass num_steps, or set the scheduler's `steps`",
+            )
+        times = self.timesteps(steps)
+        sample = noise
+        pairs = list(itertools.pairwise(times))
+        for t, t_next in track(pairs, total=len(pairs), description="sampling", show=progress):
+            sample = self.step(model(sample, t), t, t_next, sample)
+        return sample
 
 
 class VideoGenerator(ModuleParticle):

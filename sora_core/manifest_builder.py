@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import importlib_metadata
 
+from sora_core.atomic import atomic_write_text
 from sora_core.discovery import PARTICLES_GROUP, PluginDistribution, discover
 from sora_core.errors import BrokenPluginError, ManifestError, SoraError
 from sora_core.manifest import MANIFEST_FORMAT, MANIFEST_NAME
@@ -135,14 +134,7 @@ def write_manifests(dist: str) -> list[Path]:
     """Regenerate and atomically write every manifest of ``dist``; return their paths."""
     written = []
     for path, manifest in build_manifests(dist).items():
-        fd, tmp = tempfile.mkstemp(prefix=".sora_manifest-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(render(manifest))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, render(manifest))
         written.append(path)
     return written
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from sora_core.config import ParticleConfig, validate_config
+from sora_core.errors import ComponentError
 from sora_core.ports import PortSpec
 
 P = TypeVar("P", bound="Particle")
@@ -55,6 +57,54 @@ class Particle(ABC):
     @abstractmethod
     def forward(self, **inputs: Any) -> dict[str, Any]:
         """Compute every output port from the input ports."""
+
+    def _label(self) -> str:
+        return self.registered_name or self.display_name()
+
+    # --- components: other particles this one calls (a sampler's denoiser and scheduler) ----------
+
+    @classmethod
+    def component_kinds(cls) -> dict[str, str]:
+        """The component slots this particle needs, slot name -> kind; a pipeline binds other nodes to them."""
+        return {}
+
+    def bind_components(self, components: Mapping[str, Particle]) -> None:
+        """Bind particles to this particle's component slots (the pipeline does this before each run).
+
+        They are kept in a plain dict, never registered as submodules, so they are not part
+        of this particle's weights. Raises :class:`ComponentError` for an unknown slot or a
+        particle of the wrong kind.
+        """
+        slots = self.component_kinds()
+        for slot, particle in components.items():
+            if slot not in slots:
+                raise ComponentError(
+                    f"{self._label()} has no component slot {slot!r}",
+                    "its slots are " + (", ".join(repr(s) for s in slots) or "none"),
+                )
+            if particle.kind != slots[slot]:
+                raise ComponentError(
+                    f"component {slot!r} of {self._label()} must be a {slots[slot]}, "
+                    f"not the {particle.kind} {particle._label()}",
+                    f"bind a {slots[slot]} particle to {slot!r}",
+                )
+        self.__dict__["_sora_components"] = {**self.__dict__.get("_sora_components", {}), **components}
+
+    def component(self, slot: str) -> Particle:
+        """The particle bound to ``slot``; raise :class:`ComponentError` naming the slot when none is."""
+        bound = self.__dict__.get("_sora_components", {})
+        if slot not in bound:
+            kinds = self.component_kinds()
+            raise ComponentError(
+                f"component {slot!r} of {self._label()} is not bound"
+                + (
+                    f" (it needs a {kinds[slot]})"
+                    if slot in kinds
+                    else f" (its slots are {', '.join(kinds) or 'none'})"
+                ),
+                f"in a pipeline spec, give the node `components: {{{slot}: NODE}}`; in Python, call bind_components",
+            )
+        return bound[slot]
 
     def save_pretrained(self, directory: str | os.PathLike[str], *, max_shard_size: int | str | None = None) -> None:
         """Write ``config.json``, safetensors weights and a sha256 manifest to ``directory``."""

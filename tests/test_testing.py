@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -407,7 +408,17 @@ def synthetic(plugin_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return plugin_root
 
 
+def make_stale(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edit toy-plugin's manifest as if alpha's config changed after it was written."""
+    manifest = root / "toy_plugin" / "sora_manifest.json"
+    stale = json.loads(manifest.read_text())
+    stale["particles"]["alpha"]["config_schema"] = {"properties": {"size": {"type": "integer", "default": 8}}}
+    manifest.write_text(json.dumps(stale))
+    monkeypatch.setattr(registry, "default_registry", Registry(paths=[str(root)]))
+
+
 def test_by_name_checks_the_manifest(synthetic: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_stale(synthetic, monkeypatch)
     problems = failed(check_particle("toy-plugin:alpha"))
     assert set(problems) == {"manifest"}
     assert "config_schema" in problems["manifest"] and "sora manifest toy-plugin --write" in problems["manifest"]
@@ -418,10 +429,14 @@ def test_by_name_checks_the_manifest(synthetic: Path, monkeypatch: pytest.Monkey
     assert failed(results) == {}
 
 
-def test_conformance_suite_is_parametrized_over_the_distribution(synthetic: Path) -> None:
+def test_conformance_suite_is_parametrized_over_the_distribution(
+    synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     test = conformance_suite("Toy_Plugin")
     [mark] = [m for m in test.pytestmark if m.name == "parametrize"]
     assert mark.args == ("particle", ["toy-plugin:alpha", "toy-plugin:beta"])
+    test("toy-plugin:alpha")
+    make_stale(synthetic, monkeypatch)
     with pytest.raises(AssertionError, match="manifest"):
         test("toy-plugin:alpha")
 

@@ -56,10 +56,18 @@ def _target(parser: argparse.ArgumentParser) -> None:
         metavar="NODE=PARTICLE",
         help="replace a node's particle by name before building (refused if it does not fit)",
     )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NODE.FIELD=VALUE",
+        help="change one config field of a node (JSON value, else text), e.g. --set denoiser.depth=2",
+    )
 
 
 def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
-    """The pipeline ``args.target`` names, with ``--swap`` applied."""
+    """The pipeline ``args.target`` names, with ``--swap`` and then ``--set`` applied."""
     from sora_core.pipeline import Pipeline
 
     target = args.target
@@ -73,7 +81,27 @@ def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
         if not sep or not node or not particle:
             raise ConfigError(f"--swap {swap!r} is not NODE=PARTICLE", "write e.g. --swap attention=my-attention")
         pipe.swap(node, particle, seed=seed)
+    for node, fields in node_settings(getattr(args, "settings", [])).items():
+        pipe.configure(node, **fields)
     return pipe
+
+
+def node_settings(settings: list[str]) -> dict[str, dict[str, Any]]:
+    """``["denoiser.depth=2", ...]`` -> ``{"denoiser": {"depth": 2}}``; values are JSON when they parse."""
+    import json
+
+    grouped: dict[str, dict[str, Any]] = {}
+    for item in settings:
+        target, sep, text = item.partition("=")
+        node, dot, field = target.partition(".")
+        if not sep or not dot or not node or not field:
+            raise ConfigError(f"--set {item!r} is not NODE.FIELD=VALUE", "write e.g. --set sampler.guidance_scale=5")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        grouped.setdefault(node, {})[field] = value
+    return grouped
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
@@ -171,13 +199,6 @@ def _read_trace(path: str) -> dict[str, Any]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    import tempfile
+    from sora_core.atomic import atomic_write_text
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)

@@ -43,11 +43,17 @@ class PipelineBuilder:
         weights: str | None = None,
         device: str | None = None,
         dtype: str | None = None,
+        components: dict[str, str] | None = None,
         **config: Any,
     ) -> PipelineBuilder:
-        """Add node ``name`` running ``particle`` with ``config`` overrides."""
+        """Add node ``name`` running ``particle`` with ``config`` overrides.
+
+        ``components`` binds the particle's component slots to other nodes (slot -> node name).
+        """
         node: dict[str, Any] = {"particle": particle, "config": config}
         node.update({k: v for k, v in (("weights", weights), ("device", device), ("dtype", dtype)) if v is not None})
+        if components:
+            node["components"] = dict(components)
         self._data["nodes"][name] = node
         return self
 

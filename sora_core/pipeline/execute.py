@@ -21,7 +21,7 @@ import torch
 
 from sora_core.errors import PipelineRuntimeError, SoraError
 from sora_core.pipeline.spec import parse_endpoint
-from sora_core.pipeline.validate import topological_order
+from sora_core.pipeline.validate import component_only_nodes, topological_order
 
 if TYPE_CHECKING:
     from sora_core.pipeline.pipeline import Pipeline
@@ -47,6 +47,7 @@ class NodePlan:
     dtype: torch.dtype | None
     stochastic: bool
     kept_outputs: tuple[str, ...]  # the ports that are pipeline outputs; the rest are dropped once passed on
+    components: tuple[tuple[str, str], ...] = ()  # (slot, node) pairs bound before the node runs
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class ExecutionPlan:
     @classmethod
     def of(cls, pipeline: Pipeline) -> ExecutionPlan:
         spec = pipeline.spec
-        order, _ = topological_order(list(pipeline.nodes), spec.edges)
+        passive = component_only_nodes(spec)
+        order, _ = topological_order([n for n in pipeline.nodes if n not in passive], spec.edges)
         depth: dict[str, int] = {}
         for node in order:
             parents = [e.source for e in spec.edges if e.target == node]
@@ -75,6 +77,8 @@ class ExecutionPlan:
         outputs = {k: parse_endpoint(v) for k, v in spec.outputs.items()}
         nodes = {}
         for name, particle in pipeline.nodes.items():
+            if name in passive:
+                continue
             device, dtype = pipeline.placement(name)
             nodes[name] = NodePlan(
                 name=name,
@@ -85,6 +89,7 @@ class ExecutionPlan:
                 dtype=dtype,
                 stochastic=bool(getattr(particle, "stochastic", False)),
                 kept_outputs=tuple(dict.fromkeys(port for source, port in outputs.values() if source == name)),
+                components=tuple(spec.nodes[name].components.items()),
             )
         return cls(
             levels=levels,
@@ -186,6 +191,8 @@ def _check_inputs(pipeline: Pipeline, plan: ExecutionPlan, inputs: Mapping[str, 
 def _run_node(pipeline: Pipeline, plan: NodePlan, values: Values, results: Values, seed: int | None, hook: Any) -> None:
     node = plan.name
     particle = pipeline.nodes[node]
+    if plan.components:  # bound on every run, so a swapped component node takes effect
+        particle.bind_components({slot: pipeline.nodes[target] for slot, target in plan.components})
     # Each input is read by exactly one node: popping it lets intermediates be freed as the run goes.
     kwargs = {
         port: _place(values.pop((node, port)), plan.device, plan.dtype)

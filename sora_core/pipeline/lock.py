@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sora_core import __version__
+from sora_core.atomic import atomic_write_text
 from sora_core.errors import LockDriftError, LockFileError
 from sora_core.pipeline.pipeline import resolve_weights_path
 from sora_core.registry import RUNTIME_DIST
@@ -83,6 +83,7 @@ class LockedGraph(BaseModel):
     edges: list[str]
     inputs: dict[str, list[str]]
     outputs: dict[str, str]
+    components: list[str] | None = Field(None, description="'consumer.slot <- node' bindings (absent when none)")
 
 
 class LockedNode(BaseModel):
@@ -122,7 +123,7 @@ class LockFile(BaseModel):
 
     @model_validator(mode="after")
     def _graph_matches_hash(self) -> LockFile:
-        if canonical_sha256(self.graph.model_dump()) != self.graph_sha256:
+        if canonical_sha256(self.graph.model_dump(exclude_none=True)) != self.graph_sha256:
             raise ValueError("graph does not match graph_sha256 (edited by hand?)")
         return self
 
@@ -154,11 +155,17 @@ def lock_data(pipe: Pipeline) -> dict[str, Any]:
 
 def _graph(pipe: Pipeline) -> dict[str, Any]:
     spec = pipe.spec
-    return {
+    graph: dict[str, Any] = {
         "edges": sorted(str(edge) for edge in spec.edges),
         "inputs": {name: sorted(targets) for name, targets in sorted(spec.inputs.items())},
         "outputs": dict(sorted(spec.outputs.items())),
     }
+    components = sorted(
+        f"{name}.{slot} <- {target}" for name, node in spec.nodes.items() for slot, target in node.components.items()
+    )
+    if components:
+        graph["components"] = components
+    return graph
 
 
 def _node(pipe: Pipeline, name: str) -> dict[str, Any]:
@@ -222,16 +229,7 @@ def write_lock(pipe: Pipeline, path: str | os.PathLike[str]) -> Path:
 
 def _write_atomically(path: Path, text: str) -> None:
     """A temporary file beside ``path``, flushed to disk, then renamed over it: readers never see half a lock."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text, fsync=True)
 
 
 def read_lock(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -342,6 +340,9 @@ def _graph_drift(locked: LockFile, current: LockFile) -> str:
     changes += [f"edge '{e}' added" for e in after.edges if e not in before.edges]
     changes += _mapping_changes("input", before.inputs, after.inputs)
     changes += _mapping_changes("output", before.outputs, after.outputs)
+    bound_before, bound_after = before.components or [], after.components or []
+    changes += [f"component '{c}' removed" for c in bound_before if c not in bound_after]
+    changes += [f"component '{c}' added" for c in bound_after if c not in bound_before]
     return f"graph rewired ({_hashes(locked.graph_sha256, current.graph_sha256)}): " + "; ".join(changes)
 
 

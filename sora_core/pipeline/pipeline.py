@@ -132,6 +132,7 @@ class Pipeline:
                     "inputs": {k: v.to_dict() for k, v in particle.input_ports().items()},
                     "outputs": {k: v.to_dict() for k, v in particle.output_ports().items()},
                     "trace": dict(trace[name]) if name in trace else None,
+                    "components": dict(self.spec.nodes[name].components),
                 }
             )
         edges = [
@@ -186,7 +187,8 @@ class Pipeline:
                 f"node {node!r} is a {old.kind}, but {candidate.registered_name} is a {candidate.kind}: "
                 "a swap keeps the node's kind"
             )
-        placement = {"device": self.spec.nodes[node].device, "dtype": self.spec.nodes[node].dtype}
+        kept = self.spec.nodes[node]
+        placement = {"device": kept.device, "dtype": kept.dtype, "components": dict(kept.components)}
         new_spec = new_spec.model_copy(update=placement)
         spec = self.spec.model_copy(update={"nodes": {**self.spec.nodes, node: new_spec}})
         problems += graph_problems(spec, {**self.nodes, node: candidate}, self.registry)
@@ -199,6 +201,24 @@ class Pipeline:
         self.nodes[node] = _placed(candidate, spec.nodes[node])
         self.spec = spec
         self._plan = None
+
+    def configure(self, node: str, **config: Any) -> None:
+        """Rebuild ``node``'s particle with its config updated by ``config`` (e.g. another cross-attention).
+
+        The graph is checked again and the change refused with every reason if it no longer fits.
+        A node loaded from weights keeps the config the weights were saved with: swap it instead.
+        """
+        if node not in self.nodes:
+            raise IncompatibleSwapError(self.name, [f"unknown node {node!r} (nodes: {', '.join(self.nodes)})"])
+        current = self.spec.nodes[node]
+        if current.weights is not None:
+            raise IncompatibleSwapError(
+                self.name,
+                [f"node {node!r} is loaded from weights {current.weights!r}, so its config cannot change"],
+                f"swap it for a fresh particle instead: swap({node!r}, {current.particle!r}, **config)",
+            )
+        particle = self.nodes[node].registered_name or current.particle
+        self.swap(node, particle, **{**current.config, **config})
 
     # --- running -----------------------------------------------------------------------------
 

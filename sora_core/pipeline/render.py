@@ -92,15 +92,26 @@ def _output_shapes(node: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _components(description: Description) -> list[tuple[str, str, str]]:
+    """``(component node, consumer node, slot)`` for every component binding."""
+    return [
+        (target, node["name"], slot)
+        for node in description["nodes"]
+        for slot, target in (node.get("components") or {}).items()
+    ]
+
+
 def _layers(description: Description) -> dict[str, int]:
-    """Longest-path layering: a node sits one layer right of its deepest source."""
+    """Longest-path layering: a node sits one layer right of its deepest source (or component)."""
     names = [node["name"] for node in description["nodes"]]
     layer = dict.fromkeys(names, 0)
-    for _ in names:  # one pass suffices in topological order; more only guard a hand-made order
+    pairs = [(edge["source"], edge["target"]) for edge in description["edges"]]
+    pairs += [(component, consumer) for component, consumer, _ in _components(description)]
+    for _ in names:  # a few passes suffice; the bound only guards a hand-made order
         changed = False
-        for edge in description["edges"]:
-            if edge["source"] in layer and edge["target"] in layer and layer[edge["target"]] <= layer[edge["source"]]:
-                layer[edge["target"]] = layer[edge["source"]] + 1
+        for source, target in pairs:
+            if source in layer and target in layer and layer[target] <= layer[source]:
+                layer[target] = layer[source] + 1
                 changed = True
         if not changed:
             break
@@ -190,6 +201,9 @@ def to_mermaid(description: Description) -> str:
     for name, entry in description["outputs"].items():
         node, port = _endpoint(entry["source"])
         lines.append(_mermaid_link(ids("n", node), ids("out", name), f"{port} -> {name}", entry["spec"]))
+    for component, consumer, slot in _components(description):
+        label = _mermaid_label(_mermaid_text(f"component {slot}"))
+        lines.append(f"    {ids('n', component)} -.->|{label}| {ids('n', consumer)}")
     lines.append("    classDef input fill:#e3eefb,stroke:#3d6fb4,color:#14212f")
     lines.append("    classDef output fill:#e3f4e6,stroke:#2f8a47,color:#14212f")
     if description["inputs"]:
@@ -291,6 +305,12 @@ def to_dot(description: Description) -> str:
         node, port = _endpoint(entry["source"])
         tooltip = _dot_string(f"{entry['source']} -> {name}: {_spec_text(entry['spec'])}")
         lines.append(f"    {port_ref(node, 'o', port)} -> {ids('out', name)} [tooltip={tooltip}];")
+    for component, consumer, slot in _components(description):
+        tooltip = _dot_string(f"{consumer} calls {component} as its component {slot!r}")
+        lines.append(
+            f"    {ids('n', component)} -> {ids('n', consumer)} "
+            f'[style=dashed, color="#6b4fa0", label={_dot_string(slot)}, tooltip={tooltip}];'
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -373,6 +393,8 @@ class _Box:
         """Where links attach to port ``port`` (a pipeline input or output: its middle)."""
         if self.role != "node":
             return self.height / 2
+        if not port:  # a component link attaches to the header
+            return self.header_height / 2
         rows = self.inputs if side == "in" else self.outputs
         for row in rows:
             if row.port == port:
@@ -384,6 +406,7 @@ class _Box:
 class _Link:
     chain: list[tuple[_Box, float, float]]  # (box, dy where the link enters, dy where it leaves)
     title: str
+    component: bool = False  # a component binding, drawn dashed, rather than a dataflow edge
 
 
 def _port_row(port: str, spec: Mapping[str, Any], connected: bool, shape: str | None = None) -> _Row:
@@ -492,6 +515,12 @@ def _graph(description: Description) -> tuple[list[list[_Box]], list[_Link]]:
             title = f"{entry['source']} -> output {name}: {_spec_text(entry['spec'])}"
             ends.append((boxes["node", node], port, boxes["output", name], name, title))
     links = [_link(columns, *end) for end in ends]
+    for component, consumer, slot in _components(description):
+        if ("node", component) in boxes and ("node", consumer) in boxes:
+            title = f"component {slot}: {consumer} calls {component}"
+            link = _link(columns, boxes["node", component], "", boxes["node", consumer], "", title)
+            link.component = True
+            links.append(link)
     return columns, links
 
 
@@ -734,7 +763,7 @@ def _draw_link(link: _Link) -> str:
     d = _path(link)
     return (
         f'<g class="edge"><title>{_esc(link.title)}</title><path class="hit" d="{d}"/>'
-        f'<path class="wire" d="{d}" marker-end="url(#arrow)"/></g>'
+        f'<path class="wire{" component" if link.component else ""}" d="{d}" marker-end="url(#arrow)"/></g>'
     )
 
 
@@ -784,6 +813,7 @@ svg .space { fill: #6b4fa0; } svg .actual { fill: #15803d; }
 svg .track { fill: #e4e7eb; } svg .row-hit { fill: transparent; } svg .row:hover .row-hit { fill: #f1f5f9; }
 svg .dot { stroke: #52606d; stroke-width: 1.5; } svg .dot.connected { fill: #52606d; } svg .dot.open { fill: #fff; }
 svg .wire { fill: none; stroke: #7b8794; stroke-width: 1.6; }
+svg .wire.component { stroke: #6b4fa0; stroke-dasharray: 6 4; }
 svg .hit { fill: none; stroke: transparent; stroke-width: 10; }
 svg .edge:hover .wire { stroke: #d9480f; stroke-width: 2.6; }
 svg .arrowhead { fill: #7b8794; }

@@ -9,6 +9,7 @@ outputs:
 nodes:
   text_encoder: {particle: sora-seed:lstm-text-encoder}
   generator: {particle: lstm-video-generator, config: {hidden_size: 128}, weights: default}
+  # sampler: {particle: latent-sampler, components: {denoiser: denoiser, scheduler: scheduler}}
 edges:
   - text_encoder.embeddings -> generator.condition
 ```
@@ -49,6 +50,9 @@ class NodeSpec(BaseModel):
     )
     device: str | None = Field(None, description="torch device for this node, e.g. cpu or cuda")
     dtype: str | None = Field(None, description="floating dtype for this node, e.g. float16")
+    components: dict[str, str] = Field(
+        default_factory=dict, description="component slot -> the node whose particle this node calls (e.g. a denoiser)"
+    )
 
 
 class EdgeSpec(BaseModel):

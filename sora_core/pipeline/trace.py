@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from sora_core.atomic import atomic_write_text
 
 
 @dataclass
@@ -88,16 +89,7 @@ class Tracer:
 
     def write_chrome_trace(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`chrome_trace` atomically to ``path``."""
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(self.chrome_trace(), indent=1) + "\n")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_text(path, json.dumps(self.chrome_trace(), indent=1) + "\n")
 
 
 def summary_from_chrome_trace(data: Any) -> dict[str, dict[str, Any]]:

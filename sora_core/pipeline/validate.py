@@ -95,7 +95,11 @@ def graph_problems(
     for (node, port), sources in fed.items():
         if len(sources) > 1:
             problems.append(f"input {node}.{port} is fed more than once: by {' and '.join(sources)}")
+    problems += component_problems(spec, particles)
+    passive = component_only_nodes(spec)
     for node, ports in ports_in.items():
+        if node in passive:
+            continue  # only called by the nodes it is a component of, never run on its own
         for port, port_spec in ports.items():
             if not port_spec.optional and (node, port) not in fed:
                 problems.append(
@@ -105,6 +109,45 @@ def graph_problems(
     _, cyclic = topological_order(list(spec.nodes), spec.edges)
     if cyclic:
         problems.append(f"the graph has a cycle through {', '.join(cyclic)}: dataflow pipelines must be acyclic")
+    return problems
+
+
+def component_only_nodes(spec: PipelineSpec) -> set[str]:
+    """Nodes bound as components that nothing feeds and nothing reads: they are called, never run."""
+    bound = {target for node in spec.nodes.values() for target in node.components.values()}
+    wired = {e.source for e in spec.edges} | {e.target for e in spec.edges}
+    wired |= {parse_endpoint(t)[0] for targets in spec.inputs.values() for t in targets}
+    wired |= {parse_endpoint(source)[0] for source in spec.outputs.values()}
+    return bound - wired
+
+
+def component_problems(spec: PipelineSpec, particles: Mapping[str, Particle]) -> list[str]:
+    """Every unknown, unbound, self-bound or wrong-kind component slot."""
+    problems: list[str] = []
+    for name, node in spec.nodes.items():
+        particle = particles.get(name)
+        if particle is None:
+            continue
+        slots = particle.component_kinds()
+        for slot, target in node.components.items():
+            where = f"node {name!r} ({particle.registered_name}) component {slot!r}"
+            if slot not in slots:
+                problems.append(f"{where}: no such slot; its slots are {', '.join(slots) or 'none'}")
+            elif target == name:
+                problems.append(f"{where}: a node cannot be its own component")
+            elif target not in spec.nodes:
+                problems.append(f"{where}: unknown node {target!r} (nodes: {', '.join(spec.nodes)})")
+            elif target in particles and particles[target].kind != slots[slot]:
+                found = particles[target]
+                problems.append(
+                    f"{where}: needs a {slots[slot]}, but node {target!r} ({found.registered_name}) is a {found.kind}"
+                )
+        for slot, kind in slots.items():
+            if slot not in node.components:
+                problems.append(
+                    f"node {name!r} ({particle.registered_name}) needs a {kind} as component {slot!r}: "
+                    f"add components: {{{slot}: NODE}} to the node, naming a {kind} node"
+                )
     return problems
 
 

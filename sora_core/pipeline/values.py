@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from sora_core.atomic import atomic_path
 from sora_core.errors import PortError
 
 _FACTORIES = {"randn": torch.randn, "rand": torch.rand, "zeros": torch.zeros, "ones": torch.ones}
@@ -89,14 +89,8 @@ def save_outputs(outputs: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     tensors = {k: v.detach().cpu().contiguous() for k, v in outputs.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise PortError("the pipeline produced no tensor outputs to save", "drop --output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".safetensors", dir=target.parent or ".")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target, suffix=".safetensors") as temporary:
+        save_file(tensors, str(temporary))
     return target
 
 

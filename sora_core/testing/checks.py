@@ -38,6 +38,7 @@ class Subject:
         self.registered_name: str | None = None
         self._particle: Particle | None = None
         self._inputs: tuple[dict[str, Any], Bindings] | None = None
+        self._components: dict[str, Particle] | None = None
 
     def build(self) -> Particle:
         torch.manual_seed(self.seed)
@@ -69,8 +70,26 @@ class Subject:
     def run(self, particle: Particle, inputs: Mapping[str, Any], *, clone: bool = True) -> Any:
         """Call ``particle`` on ``inputs`` (copied unless ``clone=False``) under the seed, without grad."""
         torch.manual_seed(self.seed)
+        if self.cls.component_kinds():
+            particle.bind_components(self.components)
         with torch.no_grad():
             return particle(**(clone_values(inputs) if clone else inputs))
+
+    @property
+    def components(self) -> dict[str, Particle]:
+        """The particles bound to the subject's component slots: ``cls.example_components(config)``, built once."""
+        if self._components is None:
+            make = getattr(self.cls, "example_components", None)
+            if make is None:
+                slots = ", ".join(f"{slot} ({kind})" for slot, kind in self.cls.component_kinds().items())
+                raise Failed(
+                    f"{self.cls.__qualname__} needs components {slots} but defines no example_components(config) "
+                    "classmethod for the kit to bind"
+                )
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                self._components = dict(make(self.config))
+        return self._components
 
 
 def error_text(exc: BaseException) -> str:
