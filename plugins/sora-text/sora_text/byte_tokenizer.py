@@ -10,16 +10,15 @@ from pydantic import Field
 from sora_core.config import ParticleConfig
 from sora_core.interfaces import Tokenizer
 from sora_core.ports import PortSpec
+from sora_text.batching import check_texts, particle_name
 from sora_text.byte_codec import (
     BOS_ID,
     EOS_ID,
     MIN_LENGTH,
     PAD_ID,
     VOCAB_SIZE,
-    check_texts,
     decode_ids,
     encode_batch,
-    particle_name,
 )
 from sora_text.spaces import TOKENS_BYTES
 

@@ -12,7 +12,8 @@ from torch import nn
 from sora_core.config import ParticleConfig
 from sora_core.interfaces import TextEncoder
 from sora_core.ports import PortSpec
-from sora_text.byte_codec import MIN_LENGTH, VOCAB_SIZE, check_texts, encode_batch, particle_name
+from sora_text.batching import check_texts, particle_name
+from sora_text.byte_codec import MIN_LENGTH, VOCAB_SIZE, encode_batch
 from sora_text.spaces import TEXT_BYTE_TRANSFORMER
 
 

@@ -27,7 +27,7 @@ from sora_core.config import ParticleConfig
 from sora_core.errors import CorruptWeightsError, TensorMismatchError
 from sora_core.interfaces import TextEncoder
 from sora_core.ports import PortSpec
-from sora_text.byte_codec import check_texts, particle_name
+from sora_text.batching import check_texts, pad_sequences, particle_name
 from sora_text.errors import PretrainedPackageError
 from sora_text.spaces import TEXT_MINILM_L6
 
@@ -233,14 +233,15 @@ class MiniLM(TextEncoder):
         super().__init__(config, **overrides)
         # Built on the meta device: the packaged weights are assigned below, or (when the caller
         # builds on the meta device, as from_pretrained and manifest generation do) by the caller.
-        loading = not torch.empty(()).is_meta
+        device = torch.empty(()).device  # the caller's default device
         with torch.device("meta"):
             self.embeddings = _Embeddings()
             self.encoder = _Encoder()
         self._tokenizer: Any = None
-        if loading:
+        if device.type != "meta":
             directory = model_directory()
-            self.load_state_dict(_read_packaged_weights(directory / WEIGHTS_FILE, self.state_dict()), assign=True)
+            tensors = _read_packaged_weights(directory / WEIGHTS_FILE, self.state_dict(), device)
+            self.load_state_dict(tensors, assign=True)
             self._tokenizer = load_tokenizer(directory, self.config.max_length)
 
     def input_ports(self) -> dict[str, PortSpec]:
@@ -267,16 +268,8 @@ class MiniLM(TextEncoder):
         """WordPiece ids ``(B, L)`` int64 and mask ``(B, L)`` bool for ``text``, right-padded, on the CPU."""
         texts = check_texts(text, particle_name(self))
         sequences = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
-        if self.config.pad_to_max_length:
-            length = self.config.max_length
-        else:
-            length = max((len(s) for s in sequences), default=2)
-        tokens = torch.full((len(sequences), length), PAD_ID, dtype=torch.int64)
-        mask = torch.zeros((len(sequences), length), dtype=torch.bool)
-        for row, sequence in enumerate(sequences):
-            tokens[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.int64)
-            mask[row, : len(sequence)] = True
-        return tokens, mask
+        length = self.config.max_length if self.config.pad_to_max_length else None
+        return pad_sequences(sequences, length, PAD_ID, min_length=2)  # [CLS] [SEP] at least
 
     def encode_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Embeddings, mask and pooled for WordPiece ids ``(B, L)`` with their mask ``(B, L)``."""
@@ -295,12 +288,17 @@ class MiniLM(TextEncoder):
         return self.encode_tokens(tokens, mask)
 
 
-def _read_packaged_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors of ``expected`` (names, shapes, dtypes) from the packaged safetensors file; the rest is skipped."""
+def _read_packaged_weights(
+    path: Path, expected: dict[str, torch.Tensor], device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The tensors of ``expected`` (names, shapes, dtypes) from the packaged safetensors file, on ``device``.
+
+    Tensors the model does not use (``pooler.*``, ``embeddings.position_ids``) are not read.
+    """
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as file:
+        with safe_open(str(path), framework="pt", device=str(device)) as file:
             stored = set(file.keys())
             problems = [f"tensor {name!r} is missing" for name in expected if name not in stored]
             tensors = {name: file.get_tensor(name) for name in expected if name in stored}
