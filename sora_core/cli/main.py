@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sora_core.cli import (
         catalog_commands,
         doctor,
+        generate_command,
         load_command,
         manifest_command,
         new_command,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sora-core {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (
+        generate_command,
         catalog_commands,
         load_command,
         pipeline_commands,

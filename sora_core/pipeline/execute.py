@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ import torch
 from sora_core.errors import PipelineRuntimeError, SoraError
 from sora_core.pipeline.spec import parse_endpoint
 from sora_core.pipeline.validate import component_only_nodes, topological_order
+from sora_core.progress import steps
 
 if TYPE_CHECKING:
     from sora_core.pipeline.pipeline import Pipeline
@@ -121,7 +121,7 @@ def execute(
     pool = _shared_pool() if concurrent and plan.widest > 1 and not _in_pool_worker() else None
     # inference_mode is also entered per node (pool threads need it); holding it for the whole run as well
     # keeps the calling thread from switching modes between nodes, measurably cheaper for short nodes.
-    with torch.inference_mode(), _progress(progress, len(plan.nodes), pipeline.name) as advance:
+    with torch.inference_mode(), steps(len(plan.nodes), pipeline.name, show=progress) as advance:
 
         def run(node: str) -> None:
             _run_node(pipeline, plan.nodes[node], values, results, seed, hook)
@@ -244,26 +244,3 @@ def _place(value: Any, device: torch.device | None, dtype: torch.dtype | None) -
     if device is not None and value.device != device:
         value = value.to(device)
     return value
-
-
-class _progress:
-    """A rich progress bar over nodes, on a terminal only (or when forced)."""
-
-    def __init__(self, enabled: bool | None, total: int, title: str) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.total, self.title = total, title
-        self._bar: Any = None
-
-    def __enter__(self) -> Callable[[str], None]:
-        if not self.enabled:
-            return lambda node: None
-        from rich.progress import Progress
-
-        self._bar = Progress(transient=True)
-        self._bar.start()
-        task = self._bar.add_task(self.title, total=self.total)
-        return lambda node: self._bar.update(task, advance=1, description=f"{self.title}: {node}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
