@@ -288,8 +288,9 @@ def main() -> int:
     print(f"\nlarge uploads ({args.large_count} wheels of {big_bytes / len(big) / 1e6:.1f} MB): "
           f"{big_upload_mb_s:.1f} MB/s = {big_upload_mb_s / big_copy_mb_s:.3f} x copying them with fsync "
           f"({big_copy_mb_s:.1f} MB/s)")  # fmt: skip
-    print(f"\ntargets: each search median < {SEARCH_MAX_MS:g} ms and < {SEARCH_MAX_RATIO:g} x healthz; "
-          f"sequential uploads > {UPLOADS_MIN_PER_S:g}/s: {'FAIL' if failed else 'PASS'}")  # fmt: skip
+    verdict = "some missed (FAIL above)" if failed else "all met"
+    print(f"\ntargets (each search median < {SEARCH_MAX_MS:g} ms and < {SEARCH_MAX_RATIO:g} x healthz; "
+          f"sequential uploads > {UPLOADS_MIN_PER_S:g}/s): {verdict}")  # fmt: skip
     return 1 if failed and args.strict else 0
 
 

@@ -353,6 +353,7 @@ def _insert_particle(con: sqlite3.Connection, release: ReleaseMetadata, particle
                     int(bool(space) and any(c in space for c in "*?[")),
                 ),
             )
+            con.execute("INSERT OR IGNORE INTO shapes (shape) VALUES (?)", (spec.get("shape", ""),))
     return particle_id
 
 

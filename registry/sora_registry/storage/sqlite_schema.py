@@ -75,6 +75,7 @@ CREATE INDEX IF NOT EXISTS ports_particle ON ports (particle_id);
 CREATE INDEX IF NOT EXISTS ports_name ON ports (name, particle_id);
 CREATE INDEX IF NOT EXISTS ports_space ON ports (space, particle_id);
 CREATE INDEX IF NOT EXISTS ports_shape ON ports (shape);
+CREATE TABLE IF NOT EXISTS shapes (shape TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ports_patterns ON ports (particle_id, space) WHERE is_pattern = 1;
 CREATE TABLE IF NOT EXISTS latest (
     distribution TEXT NOT NULL,

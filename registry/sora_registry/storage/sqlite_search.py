@@ -6,8 +6,9 @@ Every filter is SQL. A port's symbolic shape is matched with the pipeline's own
 
 Port and space filters take one of two forms. When the particle-level filters (``kind``, ``q``)
 already narrow the candidates, each candidate's few ports are probed (``EXISTS`` on the
-``ports_particle`` index); otherwise the matching ports are read once from a covering index
-(``IN``). The total is a ``count(*)``; only the page's rows are read and decoded.
+``ports_particle`` index), in one ordered pass that also gives the total; otherwise the matching
+ports are read once from a covering index (``IN``) and the total is a ``count(*)``. Only the
+page's rows are read and decoded.
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ def search(con: sqlite3.Connection, query: SearchQuery) -> SearchResult:
     if query.port is not None:
         _add_port_filter(where, args, _port_filters(con, query.port), probe)
     clause = " AND ".join(where) or "1"
-    total = con.execute(f"SELECT count(*) FROM latest l WHERE {clause}", args).fetchone()[0]
     order, order_args = _order(query.q)
-    ids = [
-        particle_id
-        for (particle_id,) in con.execute(
-            f"SELECT l.particle_id FROM latest l WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*args, *order_args, query.limit, query.offset],
-        )
-    ]
+    ordered = f"SELECT l.particle_id FROM latest l WHERE {clause} ORDER BY {order}"
+    if probe:
+        # Filters evaluated per candidate: one pass, counted and paged here.
+        every = [particle_id for (particle_id,) in con.execute(ordered, [*args, *order_args])]
+        total, ids = len(every), every[query.offset : query.offset + query.limit]
+    else:
+        total = con.execute(f"SELECT count(*) FROM latest l WHERE {clause}", args).fetchone()[0]
+        page = con.execute(f"{ordered} LIMIT ? OFFSET ?", [*args, *order_args, query.limit, query.offset])
+        ids = [particle_id for (particle_id,) in page]
     rows = dict(
         con.execute("SELECT id, row FROM particles WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
     )
@@ -94,7 +96,7 @@ def _port_filters(con: sqlite3.Connection, port: PortQuery) -> list[Condition]:
     if port.space is not None:
         conditions.append(_space_filter(port.space))
     if port.needs_shape_check:
-        shapes = [shape for (shape,) in con.execute("SELECT DISTINCT shape FROM ports")]
+        shapes = [shape for (shape,) in con.execute("SELECT shape FROM shapes")]
         matching = [shape for shape in shapes if port.shape_matches(shape)]
         conditions.append(("p.shape IN (SELECT value FROM json_each(?))", [json.dumps(matching)]))
     return conditions
