@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sora_core import registry
 from sora_core.interfaces import ModuleParticle
@@ -128,3 +129,21 @@ def test_the_conv_path_matches_torch() -> None:
     (grad,) = torch.autograd.grad(y.square().sum(), x)
     (expected_grad,) = torch.autograd.grad(expected.square().sum(), x)
     torch.testing.assert_close(grad, expected_grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_frame_group_norm_is_group_norm_on_each_frame(dtype: torch.dtype) -> None:
+    from sora_vae.layers import FrameGroupNorm
+
+    torch.manual_seed(0)
+    norm = FrameGroupNorm(32)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 32, 3, 5, 7) * 3 + 2
+    frames = x.transpose(1, 2).reshape(6, 32, 5, 7)
+    expected = F.group_norm(frames, 8, norm.weight, norm.bias, norm.eps).reshape(2, 3, 32, 5, 7).transpose(1, 2)
+    got = norm.to(dtype)(x.to(dtype))
+    assert got.dtype == dtype
+    tolerance = 1e-5 if dtype == torch.float32 else 5e-2
+    torch.testing.assert_close(got.float(), expected, rtol=tolerance, atol=tolerance)
