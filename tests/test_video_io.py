@@ -1,0 +1,94 @@
+"""Writing and reading videos: MP4, GIF, contact sheets, frame folders, and their failure paths."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sora_core.video_io import (
+    VideoError,
+    contact_sheet,
+    read_video,
+    to_frames,
+    to_video,
+    write_contact_sheet,
+    write_video,
+)
+
+
+def moving_square(frames: int = 9, size: int = 32) -> np.ndarray:
+    video = np.zeros((frames, size, size, 3), np.uint8)
+    for t in range(frames):
+        video[t, 8:16, 2 + 2 * t : 10 + 2 * t, 0] = 255
+    return video
+
+
+def test_mp4_round_trip_keeps_frame_count_size_and_content(tmp_path: Path) -> None:
+    frames = moving_square()
+    path = write_video(frames, tmp_path / "clip.mp4", fps=8)
+    back = read_video(path)
+    assert back.shape == frames.shape
+    assert np.abs(back.astype(int) - frames.astype(int)).mean() < 6  # lossy, but close
+    centre = [np.argwhere(frame[..., 0] > 128)[:, 1].mean() for frame in back]
+    assert all(b > a for a, b in itertools.pairwise(centre))  # the square still moves right
+    assert not list(tmp_path.glob(".clip.mp4-*"))  # no temporary left behind
+
+
+def test_odd_sizes_are_padded_for_h264(tmp_path: Path) -> None:
+    back = read_video(write_video(np.zeros((3, 15, 21, 3), np.uint8), tmp_path / "odd.mp4"))
+    assert back.shape == (3, 16, 22, 3)
+
+
+def test_gif_and_frame_folders_read_back_exactly(tmp_path: Path) -> None:
+    frames = moving_square(5)
+    assert np.array_equal(read_video(write_video(frames, tmp_path / "clip.gif")), frames)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"frame{index}.png")  # frame10 must sort after frame9
+    assert np.array_equal(read_video(folder), frames)
+
+
+def test_tensor_conversion_round_trips_within_quantisation() -> None:
+    video = torch.rand(3, 4, 8, 8) * 2 - 1
+    frames = to_frames(video)
+    assert frames.shape == (4, 8, 8, 3) and frames.dtype == np.uint8
+    assert torch.allclose(to_video(frames), video, atol=1 / 127.5)
+    assert to_frames(video[None], scale=3).shape == (4, 24, 24, 3)
+    assert to_frames(torch.zeros(1, 2, 4, 4)).shape == (2, 4, 4, 3)  # grey is repeated to RGB
+
+
+def test_contact_sheet_tiles_every_frame(tmp_path: Path) -> None:
+    frames = moving_square(9, 16)
+    sheet = contact_sheet(frames, gap=2)
+    assert sheet.shape == (3 * 16 + 4, 3 * 16 + 4, 3)
+    assert np.array_equal(sheet[18:34, 18:34], frames[4])
+    path = write_contact_sheet(frames, tmp_path / "sheet.png")
+    assert np.asarray(Image.open(path)).shape == sheet.shape
+
+
+def test_bad_inputs_name_the_file_and_leave_nothing(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match=r"unknown video format '\.avi'"):
+        write_video(moving_square(), tmp_path / "clip.avi")
+    with pytest.raises(VideoError, match="frames must be uint8"):
+        write_video(np.zeros((3, 8, 8)), tmp_path / "clip.mp4")
+    with pytest.raises(VideoError, match="does not exist"):
+        write_video(moving_square(), tmp_path / "missing" / "clip.mp4")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    with pytest.raises(VideoError, match=r"broken\.mp4 is not a readable video"):
+        read_video(broken)
+    with pytest.raises(VideoError, match="does not exist"):
+        read_video(tmp_path / "nothing.mp4")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(VideoError, match=r"holds no \.png"):
+        read_video(empty)
+    with pytest.raises(VideoError, match=r"expected a video of shape \(C, T, H, W\)"):
+        to_frames(torch.zeros(2, 3, 4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "empty"]
