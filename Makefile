@@ -20,6 +20,7 @@ $(INSTALL_MARK): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.t
 
 demo: setup
 	$(BIN)/sora list
+	$(BIN)/sora generate "a red circle moving right" -o demo.mp4 --contact-sheet demo.png
 
 lint: setup
 	$(BIN)/ruff check .
