@@ -30,7 +30,7 @@ class ByteTokenizerConfig(ParticleConfig):
         64, ge=MIN_LENGTH, le=65536, description="most ids per text, BOS and EOS included (longer texts are cut)"
     )
     pad_to_max_length: bool = Field(
-        False, description="pad every sequence to max_length (else to the longest in the batch)"
+        True, description="pad every sequence to max_length, so L never depends on the batch (else to the longest)"
     )
 
 

@@ -29,7 +29,7 @@ class ByteTransformerConfig(ParticleConfig):
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout in training (attention, residual branches)")
     pad_to_max_length: bool = Field(
-        False, description="pad every sequence to max_length (else to the longest in the batch)"
+        True, description="pad every sequence to max_length, so L never depends on the batch (else to the longest)"
     )
 
     @model_validator(mode="after")
@@ -69,7 +69,8 @@ class _Block(nn.Module):
 class ByteTransformer(TextEncoder):
     """A pre-LN transformer encoder over UTF-8 byte ids (the ``byte-tokenizer`` scheme), with learned positions.
 
-    Texts are tokenised internally as ``[BOS, bytes..., EOS]``, right-padded. Padding is masked out of
+    Texts are tokenised internally as ``[BOS, bytes..., EOS]``, right-padded (to ``max_length`` by
+    default, else to the longest text). Padding is masked out of
     every attention (as keys), so it never changes another token's output; ``embeddings`` are zero at
     padded positions and ``pooled`` is the masked mean of the valid embeddings. Randomly initialised
     (deterministic under ``torch.manual_seed``) until trained weights are loaded.

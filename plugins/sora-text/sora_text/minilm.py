@@ -210,7 +210,7 @@ class MiniLMConfig(ParticleConfig):
     )
     normalize: bool = Field(True, description="L2-normalise pooled, as sentence-transformers does")
     pad_to_max_length: bool = Field(
-        False, description="pad every sequence to max_length (else to the longest in the batch)"
+        True, description="pad every sequence to max_length, so L never depends on the batch (else to the longest)"
     )
 
 

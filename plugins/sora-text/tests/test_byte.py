@@ -38,7 +38,7 @@ def ids(text: str) -> list[int]:
 
 
 def test_bytes_are_exact_surrounding_whitespace_stripped_and_padded_to_the_longest() -> None:
-    out = tokenizer()(text=["  Hi!\n", "héllo wörld", ""])
+    out = tokenizer(pad_to_max_length=False)(text=["  Hi!\n", "héllo wörld", ""])
     assert out["tokens"].dtype == torch.int64 and out["mask"].dtype == torch.bool
     assert out["tokens"].shape == (3, len(ids("héllo wörld")))
     assert out["tokens"][0, :5].tolist() == ids("Hi!") == [BOS, ord("H") + 3, ord("i") + 3, ord("!") + 3, EOS]
@@ -64,17 +64,19 @@ def test_long_text_is_cut_at_a_character_boundary_keeping_bos_and_eos() -> None:
     # 6 bytes of room hold three two-byte characters: no character is split
     assert tokens[1].tolist() == ids("ééé") + [PAD] * (8 - len(ids("ééé")))
     # four-byte characters: room for 6 bytes holds one, not one and a half
-    assert tokenizer(max_length=8)(text=["🎹🎹"])["tokens"][0].tolist() == ids("🎹")
+    assert tokenizer(max_length=8, pad_to_max_length=False)(text=["🎹🎹"])["tokens"][0].tolist() == ids("🎹")
 
 
-def test_pad_to_max_length_fixes_l() -> None:
-    out = tokenizer(max_length=16, pad_to_max_length=True)(text=["hi", "there"])
+def test_by_default_l_is_max_length_whatever_the_batch() -> None:
+    out = tokenizer(max_length=16)(text=["hi", "there"])
     assert out["tokens"].shape == out["mask"].shape == (2, 16)
     assert out["mask"].sum(dim=1).tolist() == [4, 7]
+    assert tokenizer()(text=["hi"])["tokens"].shape == (1, 64)
 
 
 def test_an_empty_batch_gives_empty_tensors() -> None:
-    out = tokenizer()(text=[])
+    assert tokenizer()(text=[])["tokens"].shape == (0, 64)
+    out = tokenizer(pad_to_max_length=False)(text=[])
     assert out["tokens"].shape == out["mask"].shape == (0, 2)
 
 
@@ -138,7 +140,7 @@ def test_outputs_are_zero_where_masked_and_pooled_is_the_masked_mean() -> None:
     with torch.no_grad():
         out = transformer()(text=TEXTS)
     embeddings, mask, pooled = out["embeddings"], out["mask"], out["pooled"]
-    assert embeddings.shape == (4, len(ids(TEXTS[0])), 256) and pooled.shape == (4, 256)
+    assert embeddings.shape == (4, 64, 256) and pooled.shape == (4, 256)
     assert embeddings.dtype == pooled.dtype == torch.float32
     assert (embeddings[~mask] == 0).all()
     assert (embeddings[mask].abs().sum(dim=-1) > 0).all()
@@ -148,13 +150,15 @@ def test_outputs_are_zero_where_masked_and_pooled_is_the_masked_mean() -> None:
 
 
 def test_padding_never_changes_a_texts_outputs() -> None:
-    """Each text encoded alone equals it encoded beside longer texts, or padded to max_length."""
-    encoder, padded = transformer(), transformer(pad_to_max_length=True)
+    """Each text encoded alone (padded to its own length) equals it beside longer texts, or padded to max_length."""
+    encoder, padded = transformer(pad_to_max_length=False), transformer()
     with torch.no_grad():
         together, fixed = encoder(text=TEXTS), padded(text=TEXTS)
+        assert together["embeddings"].shape == (4, len(ids(TEXTS[0])), 256)
         assert fixed["embeddings"].shape == (4, 64, 256)
         for i, text in enumerate(TEXTS):
             alone = encoder(text=[text])
+            assert alone["mask"].all()
             n = int(alone["mask"].sum())
             for batch in (together, fixed):
                 torch.testing.assert_close(batch["embeddings"][i, :n], alone["embeddings"][0, :n], atol=1e-5, rtol=1e-5)
@@ -164,7 +168,7 @@ def test_padding_never_changes_a_texts_outputs() -> None:
 
 def test_an_over_long_text_is_truncated_to_max_length() -> None:
     with torch.no_grad():
-        out = transformer(max_length=16)(text=["x" * 500, "short"])
+        out = transformer(max_length=16, pad_to_max_length=False)(text=["x" * 500, "short"])
     assert out["embeddings"].shape == (2, 16, 256)
     assert out["mask"].sum(dim=1).tolist() == [16, 7]
 
@@ -172,7 +176,7 @@ def test_an_over_long_text_is_truncated_to_max_length() -> None:
 def test_an_empty_batch_gives_empty_outputs() -> None:
     with torch.no_grad():
         out = transformer()(text=[])
-    assert out["embeddings"].shape == (0, 2, 256) and out["pooled"].shape == (0, 256)
+    assert out["embeddings"].shape == (0, 64, 256) and out["pooled"].shape == (0, 256)
 
 
 def test_initialisation_is_deterministic_under_a_seed() -> None:

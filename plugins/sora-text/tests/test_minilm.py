@@ -38,11 +38,12 @@ def encode(particle: TextEncoder, texts: list[str]) -> dict[str, torch.Tensor]:
 
 def test_token_ids_are_bert_uncased_wordpiece(minilm: Any) -> None:
     tokens, mask = minilm.tokenize(["hello world", "Hello   WORLD", "", "unaffable"])
-    assert tokens.shape == (4, 5)  # padded to the longest
-    assert tokens[0].tolist() == [101, 7592, 2088, 102, 0]  # [CLS] hello world [SEP] [PAD]
+    assert tokens.shape == mask.shape == (4, 128)  # padded to max_length
+    assert tokens[0, :5].tolist() == [101, 7592, 2088, 102, 0]  # [CLS] hello world [SEP] [PAD]
     assert tokens[1].tolist() == tokens[0].tolist()  # uncased, whitespace normalised
-    assert tokens[2].tolist() == [101, 102, 0, 0, 0] and mask[2].tolist() == [True, True, False, False, False]
-    assert tokens[3].tolist() == [101, 14477, 20961, 3468, 102]  # un ##aff ##able
+    assert tokens[2, :3].tolist() == [101, 102, 0]  # an empty prompt is [CLS] [SEP]
+    assert tokens[3, :5].tolist() == [101, 14477, 20961, 3468, 102]  # un ##aff ##able
+    assert mask.sum(dim=1).tolist() == [4, 4, 2, 5] and (tokens[~mask] == 0).all()
     assert tokens.dtype == torch.int64 and mask.dtype == torch.bool
 
 
@@ -75,17 +76,23 @@ def test_normalize_false_gives_the_plain_masked_mean(minilm: Any) -> None:
 
 
 def test_padding_never_changes_a_texts_outputs(minilm: Any) -> None:
-    together = encode(minilm, TEXTS)
+    """Each text encoded alone (padded to its own length) equals it beside longer texts, or padded to max_length."""
+    shortest = registry.create(NAME, pad_to_max_length=False).eval()
+    assert isinstance(shortest, TextEncoder)
+    together, fixed = encode(shortest, TEXTS), encode(minilm, TEXTS)
+    assert together["mask"].shape == (4, 15) and fixed["mask"].shape == (4, 128)
     for i, text in enumerate(TEXTS):
-        alone = encode(minilm, [text])
-        n = int(alone["mask"].sum())
-        assert int(together["mask"][i].sum()) == n
-        torch.testing.assert_close(together["embeddings"][i, :n], alone["embeddings"][0], atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(together["pooled"][i], alone["pooled"][0], atol=1e-5, rtol=1e-4)
+        alone = encode(shortest, [text])
+        n = alone["mask"].shape[1]
+        assert alone["mask"].all()
+        for batch in (together, fixed):
+            assert int(batch["mask"][i].sum()) == n
+            torch.testing.assert_close(batch["embeddings"][i, :n], alone["embeddings"][0], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(batch["pooled"][i], alone["pooled"][0], atol=1e-5, rtol=1e-4)
 
 
 def test_over_long_text_is_truncated_keeping_sep() -> None:
-    short = registry.create(NAME, max_length=16, pad_to_max_length=True)
+    short = registry.create(NAME, max_length=16)
     assert isinstance(short, TextEncoder)
     long_text = " ".join(["a red circle moves to the right across a white screen"] * 60)
     tokens, _ = short.tokenize([long_text, "hi"])
