@@ -70,10 +70,10 @@ class ByteTransformer(TextEncoder):
     """A pre-LN transformer encoder over UTF-8 byte ids (the ``byte-tokenizer`` scheme), with learned positions.
 
     Texts are tokenised internally as ``[BOS, bytes..., EOS]``, right-padded (to ``max_length`` by
-    default, else to the longest text). Padding is masked out of
-    every attention (as keys), so it never changes another token's output; ``embeddings`` are zero at
-    padded positions and ``pooled`` is the masked mean of the valid embeddings. Randomly initialised
-    (deterministic under ``torch.manual_seed``) until trained weights are loaded.
+    default, else to the longest text). Padding is masked out of every attention (as keys), so it never
+    changes another token's output; ``embeddings`` are zero at padded positions and ``pooled`` is the
+    masked mean of the valid embeddings. Randomly initialised (deterministic under ``torch.manual_seed``)
+    until trained weights are loaded.
     """
 
     Config = ByteTransformerConfig
