@@ -16,6 +16,7 @@ from sora_core.particle import Particle
 from sora_core.ports import PortSpec
 from sora_dit.blocks import DiTBlock, FinalLayer, zero_linear
 from sora_dit.embeddings import TimestepEmbedding, position_embedding
+from sora_dit.naming import label
 from sora_dit.spaces import DEFAULT_LATENT_SPACE, DEFAULT_TEXT_DIM, DEFAULT_TEXT_SPACE, checked_space
 
 PATCHIFIER = "sora-dit:spacetime-patchifier"
@@ -43,6 +44,11 @@ class DiTDenoiserConfig(ParticleConfig):
     shared_modulation: bool = Field(
         False, description="adaLN-single: one modulation projection for all blocks plus per-block offsets"
     )
+    zero_init: bool = Field(
+        True,
+        description="DiT's zero initialisation of the adaLN gates and the final layer (a fresh denoiser predicts 0); "
+        "false draws them small and random, so an untrained denoiser's output depends on every layer",
+    )
 
     @field_validator("latent_space", "text_space")
     @classmethod
@@ -69,7 +75,8 @@ class DiTDenoiser(Denoiser):
     tokens through a composed ``cross_modal_attention`` particle (one per block, created by
     name from ``cross_attention``), and an MLP. A final adaLN layer and linear map back to
     patches, and the patchifier's ``unpatchify`` to the latent's shape. The adaLN gates and
-    the final layer start at zero, so a fresh denoiser predicts zero velocity.
+    the final layer start at zero, so a fresh denoiser predicts zero velocity (``zero_init``;
+    the untrained ``t2v`` template turns it off so that every swap shows in its output).
 
     It predicts rectified-flow **velocity**: with ``x_t = (1 - t) x0 + t noise``,
     ``prediction = noise - x0`` (``t = 1`` is pure noise).
@@ -95,7 +102,7 @@ class DiTDenoiser(Denoiser):
         token_size = _fixed_size(self.patchifier.output_ports()["tokens"], -1)
         if token_size is None:
             raise ConfigError(
-                f"{self.display_name()}: patchifier {cfg.patchifier!r} does not declare a fixed token size "
+                f"{label(self)}: patchifier {cfg.patchifier!r} does not declare a fixed token size "
                 "(its 'tokens' port needs a last dimension like D=32)",
                 "use a patchifier whose token width follows from its config",
             )
@@ -120,9 +127,22 @@ class DiTDenoiser(Denoiser):
     def _compose(self, field: str, kind: str, **config: Any) -> Any:
         """Create the particle named by config ``field`` through the registry; errors name the field."""
         name = getattr(self.config, field)
-        owner = self.display_name()
+        owner = label(self)
         try:
+            found = registry.info(name).kind
+            if found != kind:
+                raise ConfigError(
+                    f"{owner}: config field {field!r} = {name!r} is a {found} particle, not a {kind}",
+                    f"name a {kind} particle (`sora list --kind {kind}`)",
+                )
             particle: Particle = registry.create(name, **config)
+        except ConfigError as exc:
+            if exc.message.startswith(owner):
+                raise
+            raise ConfigError(
+                f"{owner}: config field {field!r} = {name!r} cannot be built like a {kind} here ({exc.message})",
+                f"use a {kind} particle accepting the options {', '.join(config)}",
+            ) from None
         except SoraError as exc:
             raise ConfigError(
                 f"{owner}: config field {field!r} = {name!r}: {exc.message}",
@@ -162,6 +182,12 @@ class DiTDenoiser(Denoiser):
         for layer in (*self.timestep_embed.mlp, *self.text_embed):
             if isinstance(layer, nn.Linear):
                 nn.init.normal_(layer.weight, std=0.02)
+        if not self.config.zero_init:
+            modulations = [block.modulation for block in self.blocks] + [self.shared_modulation, self.final.modulation]
+            weights = [m[1].weight for m in modulations if m is not None] + [self.final.linear.weight]
+            weights += [block.modulation_offset for block in self.blocks if block.modulation_offset is not None]
+            for weight in weights:
+                nn.init.normal_(weight, std=0.02)
 
     # --- ports ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from sora_core.config import ParticleConfig
 from sora_core.errors import PortError
 from sora_core.interfaces import Patchifier
 from sora_core.ports import PortSpec
+from sora_dit.naming import label
 
 _AXES = ("frames (t)", "height (h)", "width (w)")
 
@@ -81,7 +82,7 @@ class SpacetimePatchifier(Patchifier):
 
     def grid(self, latent_shape: tuple[int, ...] | torch.Size) -> tuple[int, int, int]:
         """Patches along time, height and width for a latent of ``latent_shape``; a clear error if they do not fit."""
-        name = self.display_name()
+        name = label(self)
         if len(latent_shape) != 5:
             raise PortError(
                 f"{name}: latent has shape {tuple(latent_shape)}, rank {len(latent_shape)}; expected (B, c, t, h, w)",
@@ -131,21 +132,21 @@ class SpacetimePatchifier(Patchifier):
         expected = (b, count, self.token_size)
         if tuple(tokens.shape) != expected:
             raise PortError(
-                f"{self.display_name()}: tokens have shape {tuple(tokens.shape)}, but a latent of shape "
+                f"{label(self)}: tokens have shape {tuple(tokens.shape)}, but a latent of shape "
                 f"{latent_shape} needs {expected} (B, N, D)",
                 "pass the latent shape the tokens were cut from",
             )
         if positions is not None:
             if tuple(positions.shape) != (b, count, 3):
                 raise PortError(
-                    f"{self.display_name()}: positions have shape {tuple(positions.shape)}, expected {(b, count, 3)}",
+                    f"{label(self)}: positions have shape {tuple(positions.shape)}, expected {(b, count, 3)}",
                     "pass the positions forward returned with the tokens",
                 )
             index = positions.round().long()
             grid = torch.tensor((nt, nh, nw), device=index.device)
             if bool(((index < 0) | (index >= grid)).any()):
                 raise PortError(
-                    f"{self.display_name()}: positions fall outside the {nt}x{nh}x{nw} patch grid of {latent_shape}",
+                    f"{label(self)}: positions fall outside the {nt}x{nh}x{nw} patch grid of {latent_shape}",
                     "pass the positions forward returned with the tokens",
                 )
             flat = (index[..., 0] * nh + index[..., 1]) * nw + index[..., 2]

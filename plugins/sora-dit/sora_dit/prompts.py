@@ -11,6 +11,7 @@ from sora_core.errors import PortError
 from sora_core.particle import WeightlessParticle
 from sora_core.ports import PortSpec
 from sora_dit.hooks import PROMPT_BATCHER
+from sora_dit.naming import label
 
 
 class CFGPromptsConfig(ParticleConfig):
@@ -43,8 +44,7 @@ class CFGPrompts(WeightlessParticle):
             prompt = [prompt]
         if not isinstance(prompt, (list, tuple)) or not prompt or not all(isinstance(p, str) for p in prompt):
             raise PortError(
-                f"{self.registered_name or self.display_name()}: input 'prompt' must be a string or a list of "
-                f"strings, got {prompt!r:.80}",
+                f"{label(self)}: input 'prompt' must be a string or a list of strings, got {prompt!r:.80}",
                 'pass prompt=["a red circle moving right", ...]',
             )
         prompts = list(prompt)

@@ -21,6 +21,7 @@ from sora_core.errors import ComponentError, PortError
 from sora_core.particle import Particle, WeightlessParticle
 from sora_core.ports import PortSpec, connection_problems
 from sora_dit.hooks import LATENT_SAMPLER
+from sora_dit.naming import label
 from sora_dit.spaces import DEFAULT_TEXT_DIM, DEFAULT_TEXT_SPACE, causal_vae_latent_space, checked_space
 
 
@@ -141,7 +142,7 @@ class LatentSampler(WeightlessParticle):
         problems = self.component_problems(dict(components))
         if problems:
             raise ComponentError(
-                f"{self._name()}: " + "; ".join(problems),
+                f"{label(self)}: " + "; ".join(problems),
                 "configure the sampler and its components for the same latent, text and prediction type",
             )
 
@@ -159,19 +160,18 @@ class LatentSampler(WeightlessParticle):
             }
             for port, spec in given.items():
                 if port not in ports:
-                    problems.append(f"denoiser {_name_of(denoiser)} has no input port {port!r}")
+                    problems.append(f"denoiser {label(denoiser)} has no input port {port!r}")
                     continue
                 for problem in connection_problems(spec, ports[port]):
                     problems.append(
-                        f"denoiser {_name_of(denoiser)} input {port!r}: {problem} "
+                        f"denoiser {label(denoiser)} input {port!r}: {problem} "
                         f"(the sampler passes {spec}, it accepts {ports[port]})"
                     )
         if denoiser is not None and scheduler is not None:
             made, expected = getattr(denoiser, "prediction_type", None), getattr(scheduler, "prediction_type", None)
             if made != expected:
                 problems.append(
-                    f"denoiser {_name_of(denoiser)} predicts {made}, but scheduler {_name_of(scheduler)} "
-                    f"expects {expected}"
+                    f"denoiser {label(denoiser)} predicts {made}, but scheduler {label(scheduler)} expects {expected}"
                 )
         return problems
 
@@ -208,21 +208,18 @@ class LatentSampler(WeightlessParticle):
 
     # --- sampling ----------------------------------------------------------------------------
 
-    def _name(self) -> str:
-        return self.registered_name or self.display_name()
-
     def forward(self, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:
         denoiser, scheduler = self.component("denoiser"), self.component("scheduler")
         scheduler_sample = getattr(scheduler, "sample", None)
         if not callable(scheduler_sample):
             raise ComponentError(
-                f"{self._name()}: scheduler {_name_of(scheduler)} has no sample(model, noise) method",
+                f"{label(self)}: scheduler {label(scheduler)} has no sample(model, noise) method",
                 "bind a scheduler subclassing sora_core.interfaces.Scheduler",
             )
         rows = condition.shape[0]
         if rows % 2 or (condition_mask is not None and condition_mask.shape[0] != rows):
             raise PortError(
-                f"{self._name()}: input 'condition' has {rows} rows"
+                f"{label(self)}: input 'condition' has {rows} rows"
                 + (f" and 'condition_mask' {condition_mask.shape[0]}" if condition_mask is not None else "")
                 + "; expected the same even number N = 2B (B prompts, then B unconditional ones)",
                 "make the texts with sora-dit:cfg-prompts before the text encoder",
@@ -254,10 +251,6 @@ class LatentSampler(WeightlessParticle):
 
         latent = scheduler_sample(velocity, noise, num_steps=self.config.steps)
         return {"latent": latent.to(torch.float32)}
-
-
-def _name_of(particle: Particle) -> str:
-    return particle.registered_name or type(particle).__qualname__
 
 
 def _placement(denoiser: Particle, condition: Tensor) -> tuple[torch.device, torch.dtype]:

@@ -19,6 +19,7 @@ from sora_core.config import ParticleConfig
 from sora_core.errors import ConfigError
 from sora_core.interfaces import Scheduler
 from sora_core.ports import PortSpec
+from sora_dit.naming import label
 
 
 class RectifiedFlowConfig(ParticleConfig):
@@ -57,7 +58,7 @@ class RectifiedFlowEuler(Scheduler):
         steps = self.config.steps if num_steps is None else num_steps
         if steps < 1:
             raise ConfigError(
-                f"{self.registered_name or self.display_name()}: a sampling run needs at least 1 step, got {steps}",
+                f"{label(self)}: a sampling run needs at least 1 step, got {steps}",
                 "pass num_steps >= 1, or set the scheduler's `steps`",
             )
         shift = self.config.shift

@@ -1,0 +1,215 @@
+"""latent-sampler and cfg-prompts: guidance, components, seeds, config validation and refusals."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+import torch
+
+from sora_core import registry
+from sora_core.config import ParticleConfig
+from sora_core.errors import ComponentError, ConfigError, PortError
+from sora_core.interfaces import Denoiser
+from sora_core.ports import PortSpec
+
+SAMPLER, PROMPTS = "sora-dit:latent-sampler", "sora-dit:cfg-prompts"
+SMALL = {"frames": 5, "height": 16, "width": 24}  # latent (c=8, t=2, h=4, w=6)
+
+
+class ToyConfig(ParticleConfig):
+    text_dim: int = 256
+    prediction: str = "velocity"
+
+
+class ToyDenoiser(Denoiser):
+    """Velocity = the first feature of each item's first text token, everywhere; records its calls."""
+
+    Config = ToyConfig
+    calls: ClassVar[list[tuple[int, float]]] = []
+
+    def input_ports(self) -> dict[str, PortSpec]:
+        return {
+            "latent": PortSpec("float32", "B c=8 t h w", space="latent/sora-causal-vae-c8t4s4@1"),
+            "timestep": PortSpec("float32", "B"),
+            "condition": PortSpec("float32", f"B L D={self.config.text_dim}", space="text/sora-byte-transformer@1"),
+            "condition_mask": PortSpec("bool", "B L", optional=True),
+        }
+
+    def output_ports(self) -> dict[str, PortSpec]:
+        return {"prediction": PortSpec("float32", "B c=8 t h w")}
+
+    def forward(self, latent: Any, timestep: Any, condition: Any, condition_mask: Any = None) -> dict[str, Any]:
+        self.calls.append((latent.shape[0], float(timestep[0])))
+        return {"prediction": torch.zeros_like(latent) + condition[:, 0, 0].view(-1, 1, 1, 1, 1)}
+
+
+def sampler(denoiser: Any = None, scheduler: str = "sora-dit:rectified-flow-euler", **config: Any) -> Any:
+    particle = registry.create(SAMPLER, **{**SMALL, **config})
+    if denoiser is None:
+        torch.manual_seed(0)
+        denoiser = registry.create("sora-dit:dit-denoiser", hidden_size=32, depth=1, heads=2, zero_init=False).eval()
+    particle.bind_components({"denoiser": denoiser, "scheduler": registry.create(scheduler, steps=3)})
+    return particle
+
+
+def conditions(batch: int = 2, length: int = 4) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(3)
+    return {
+        "condition": torch.randn(2 * batch, length, 256, generator=generator),
+        "condition_mask": torch.ones(2 * batch, length, dtype=torch.bool),
+    }
+
+
+def run(particle: Any, seed: int = 0, **inputs: Any) -> torch.Tensor:
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        return particle(**(inputs or conditions()))["latent"]
+
+
+def test_ports_follow_the_vae_and_the_video_size() -> None:
+    default = registry.create(SAMPLER)
+    assert default.stochastic and default.kind == "latent_sampler"
+    assert type(default).component_kinds() == {"denoiser": "denoiser", "scheduler": "scheduler"}
+    assert str(default.output_ports()["latent"]) == "float32[B c=8 t=3 h=16 w=16] @ latent/sora-causal-vae-c8t4s4@1"
+    assert str(default.input_ports()["condition"]) == "float32[N L D=256] @ text/sora-byte-transformer@1"
+    other = registry.create(SAMPLER, latent_channels=4, temporal_compression=2, spatial_compression=8, frames=7)
+    assert str(other.output_ports()["latent"]) == "float32[B c=4 t=4 h=8 w=8] @ latent/sora-causal-vae-c4t2s8@1"
+    assert registry.create(SAMPLER, latent_space="latent/other@3").output_ports()["latent"].space == "latent/other@3"
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "words"),
+    [
+        ({"frames": 10}, "frames", "1 + k * temporal_compression (4)"),
+        ({"frames": 9, "patch_t": 2}, "frames", "3 latent frames, not a multiple of patch_t=2"),
+        ({"height": 60}, "height", "spatial_compression * patch (4 * 2 = 8)"),
+        ({"width": 36, "patch_w": 1, "spatial_compression": 8}, "width", "(8 * 1 = 8)"),
+        ({"guidance_scale": -1.0}, "guidance_scale", "greater than or equal to 0"),
+        ({"steps": 0}, "steps", "greater than or equal to 1"),
+        ({"text_space": "text"}, "text_space", "invalid space tag"),
+    ],
+)
+def test_bad_configs_are_refused_naming_the_field(config: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        registry.create(SAMPLER, **config)
+    assert f"field {field!r}" in caught.value.message and words in caught.value.message
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 2.5, 4.0])
+def test_guidance_mixes_the_conditional_and_unconditional_velocities(scale: float) -> None:
+    ToyDenoiser.calls.clear()
+    particle = sampler(ToyDenoiser(), guidance_scale=scale, steps=1)
+    given = conditions()
+    latent = run(particle, **given)
+    torch.manual_seed(0)
+    noise = torch.randn(2, 8, 2, 4, 6)
+    conditional, unconditional = given["condition"][:2, 0, 0], given["condition"][2:, 0, 0]
+    velocity = conditional if scale == 1.0 else unconditional + scale * (conditional - unconditional)
+    torch.testing.assert_close(latent, noise - velocity.view(2, 1, 1, 1, 1))  # one Euler step from t = 1 to 0
+    assert ToyDenoiser.calls == [(2 if scale == 1.0 else 4, 1.0)]  # one denoiser call per evaluation
+
+
+def test_scale_one_equals_sampling_with_the_conditional_half_alone() -> None:
+    particle = sampler(guidance_scale=1.0)
+    given = conditions()
+    latent = run(particle, **given)
+    other_negatives = {k: v.clone() for k, v in given.items()}
+    other_negatives["condition"][2:] = torch.randn(2, 4, 256)
+    torch.testing.assert_close(run(particle, **other_negatives), latent, rtol=0, atol=0)
+    denoiser, scheduler = particle.component("denoiser"), particle.component("scheduler")
+    torch.manual_seed(0)
+    noise = torch.randn(2, 8, 2, 4, 6)
+    cond, mask = given["condition"][:2], given["condition_mask"][:2]
+    with torch.inference_mode():
+        alone = scheduler.sample(
+            lambda x, t: denoiser(latent=x, timestep=torch.full((2,), t), condition=cond, condition_mask=mask)[
+                "prediction"
+            ],
+            noise,
+            progress=False,
+        )
+    torch.testing.assert_close(latent, alone)
+    assert not torch.allclose(run(sampler(guidance_scale=4.0), **given), latent)
+
+
+def test_seeds_reproduce_and_differ() -> None:
+    particle = sampler()
+    first = run(particle, seed=0)
+    assert first.shape == (2, 8, 2, 4, 6) and first.dtype == torch.float32
+    assert torch.equal(run(particle, seed=0), first)
+    assert not torch.allclose(run(particle, seed=1), first)
+
+
+def test_swapping_the_scheduler_changes_the_result() -> None:
+    euler = run(sampler())
+    heun = run(sampler(scheduler="sora-dit:rectified-flow-heun"))
+    assert torch.isfinite(heun).all() and not torch.allclose(euler, heun)
+
+
+def test_it_samples_on_the_denoisers_dtype_and_returns_float32() -> None:
+    torch.manual_seed(0)
+    denoiser = registry.create("sora-dit:dit-denoiser", hidden_size=32, depth=1, heads=2, zero_init=False)
+    latent = run(sampler(denoiser.double().eval()))
+    assert latent.dtype == torch.float32
+    torch.testing.assert_close(latent, run(sampler()), rtol=1e-4, atol=1e-4)
+
+
+def test_unbound_components_are_named() -> None:
+    particle = registry.create(SAMPLER, **SMALL)
+    with pytest.raises(ComponentError, match=r"component 'denoiser' .* is not bound"):
+        run(particle)
+    particle.bind_components({"denoiser": ToyDenoiser()})
+    with pytest.raises(ComponentError, match=r"component 'scheduler' .* is not bound"):
+        run(particle)
+
+
+def test_components_that_do_not_fit_are_refused_naming_both_specs() -> None:
+    particle = registry.create(SAMPLER, **SMALL)
+    with pytest.raises(ComponentError) as caught:
+        particle.bind_components({"denoiser": ToyDenoiser(text_dim=384)})
+    message = caught.value.message
+    assert "input 'condition'" in message and "384" in message and "256" in message
+    assert "float32[B L D=256] @ text/sora-byte-transformer@1" in message
+    dit = registry.create("sora-dit:dit-denoiser", hidden_size=32, depth=1, heads=2, latent_space="latent/other@1")
+    with pytest.raises(ComponentError, match="input 'latent': space differs: output is 'latent/sora-causal-vae"):
+        particle.bind_components({"denoiser": dit})
+    with pytest.raises(ComponentError, match="must be a denoiser"):
+        particle.bind_components({"denoiser": registry.create("sora-dit:rectified-flow-euler")})
+
+
+def test_a_scheduler_for_another_prediction_type_is_refused() -> None:
+    class EpsilonEuler(type(registry.create("sora-dit:rectified-flow-euler"))):  # type: ignore[misc]
+        prediction_type = "epsilon"
+
+    particle = registry.create(SAMPLER, **SMALL)
+    with pytest.raises(ComponentError, match=r"predicts velocity, but scheduler .* expects epsilon"):
+        particle.bind_components({"denoiser": ToyDenoiser(), "scheduler": EpsilonEuler()})
+
+
+def test_an_odd_number_of_condition_rows_is_refused() -> None:
+    given = conditions()
+    with pytest.raises(PortError, match=r"'condition' has 3 rows.*N = 2B") as caught:
+        run(sampler(ToyDenoiser()), condition=given["condition"][:3])
+    assert "cfg-prompts" in (caught.value.hint or "")
+
+
+def test_cfg_prompts_appends_one_unconditional_prompt_per_prompt() -> None:
+    prompts = registry.create(PROMPTS)
+    assert prompts.kind == "prompt_batcher"
+    assert prompts(prompt=["a red circle", "waves"])["text"] == ["a red circle", "waves", "", ""]
+    assert prompts(prompt="one")["text"] == ["one", ""]
+    negative = registry.create(PROMPTS, negative_prompt="blurry, static")
+    assert negative(prompt=["a"])["text"] == ["a", "blurry, static"]
+    for bad in ([], [1, 2], None):
+        with pytest.raises(PortError, match="input 'prompt' must be a string or a list of strings"):
+            prompts(prompt=bad)
+
+
+def test_the_kinds_and_template_are_contributed() -> None:
+    kinds = registry.kinds()
+    assert kinds["latent_sampler"].contributed_by == "sora-dit"
+    assert kinds["prompt_batcher"].inputs == ("prompt",)
+    from sora_core.pipeline.pipeline import available_templates
+
+    assert "t2v" in available_templates(registry.default_registry)
