@@ -128,33 +128,24 @@ class DiTDenoiser(Denoiser):
         """Create the particle named by config ``field`` through the registry; errors name the field."""
         name = getattr(self.config, field)
         owner = label(self)
+        where = f"{owner}: config field {field!r} = {name!r}"
         try:
             found = registry.info(name).kind
-            if found != kind:
-                raise ConfigError(
-                    f"{owner}: config field {field!r} = {name!r} is a {found} particle, not a {kind}",
-                    f"name a {kind} particle (`sora list --kind {kind}`)",
-                )
-            particle: Particle = registry.create(name, **config)
-        except ConfigError as exc:
-            if exc.message.startswith(owner):
-                raise
+        except SoraError as exc:
+            raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+        if found != kind:
             raise ConfigError(
-                f"{owner}: config field {field!r} = {name!r} cannot be built like a {kind} here ({exc.message})",
-                f"use a {kind} particle accepting the options {', '.join(config)}",
-            ) from None
+                f"{where} is a {found} particle, not a {kind}", f"name a {kind} particle (`sora list --kind {kind}`)"
+            )
+        try:
+            particle: Particle = registry.create(name, **config)
         except SoraError as exc:
             raise ConfigError(
-                f"{owner}: config field {field!r} = {name!r}: {exc.message}",
-                exc.hint or f"name an installed {kind} particle (`sora list --kind {kind}`)",
+                f"{where} cannot be built with {', '.join(config)} ({exc.message})",
+                f"use a {kind} particle whose config has the options {', '.join(config)}",
             ) from None
-        if particle.kind != kind or not isinstance(particle, nn.Module):
-            raise ConfigError(
-                f"{owner}: config field {field!r} = {name!r} is a {particle.kind} particle"
-                + ("" if isinstance(particle, nn.Module) else " without weights")
-                + f"; it must be a learned {kind} particle",
-                f"name a {kind} particle (`sora list --kind {kind}`)",
-            )
+        if not isinstance(particle, nn.Module):
+            raise ConfigError(f"{where} has no weights; it must be a learned {kind}", f"name a learned {kind} particle")
         if kind == "patchifier" and not isinstance(particle, Patchifier):
             raise ConfigError(
                 f"{owner}: config field {field!r} = {name!r} does not subclass sora_core.interfaces.Patchifier",

@@ -134,7 +134,7 @@ def test_unknown_or_wrong_kind_particles_are_refused_naming_the_field() -> None:
         create(cross_attention="sora-dit:spacetime-patchifier")
     with pytest.raises(ConfigError, match="'patchifier' = 'sora-dit:rectified-flow-euler' is a scheduler"):
         create(patchifier="sora-dit:rectified-flow-euler")
-    with pytest.raises(ConfigError, match="'cross_attention' = 'sora-seed:additive-attention'"):
+    with pytest.raises(ConfigError, match="'cross_attention' = 'sora-seed:additive-attention' cannot be built with"):
         create(cross_attention="sora-seed:additive-attention")  # no 'heads' option: it cannot be built alike
 
 
