@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from sora_core.errors import (
     ConfigError,
@@ -97,15 +97,19 @@ class SafetensorsHeader:
 
 def read_header(path: Path) -> SafetensorsHeader:
     """Parse and check ``path``'s header; raise ``CorruptWeightsError`` (or ``UnsafeWeightsError`` for pickles)."""
-    size = path.stat().st_size
     with path.open("rb") as file:
-        prefix = file.read(8)
-        if len(prefix) < 8:
-            raise _not_safetensors(path, prefix, f"is {size} bytes long, shorter than a safetensors header")
-        (header_size,) = struct.unpack("<Q", prefix)
-        if header_size > min(size - 8, MAX_HEADER_SIZE):
-            raise _not_safetensors(path, prefix, f"declares a {header_size}-byte header but the file has {size} bytes")
-        raw = file.read(header_size)
+        return read_header_from(file, path.stat().st_size, path)
+
+
+def read_header_from(file: BinaryIO, size: int, path: Path) -> SafetensorsHeader:
+    """:func:`read_header` on an open binary file of ``size`` bytes (a wheel member, say) named ``path``."""
+    prefix = file.read(8)
+    if len(prefix) < 8:
+        raise _not_safetensors(path, prefix, f"is {size} bytes long, shorter than a safetensors header")
+    (header_size,) = struct.unpack("<Q", prefix)
+    if header_size > min(size - 8, MAX_HEADER_SIZE):
+        raise _not_safetensors(path, prefix, f"declares a {header_size}-byte header but the file has {size} bytes")
+    raw = file.read(header_size)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -330,7 +334,14 @@ def is_weights_dir_file(path: Path) -> bool:
 
 def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     """A weights ``manifest.json`` as ``{file name: {"sha256", "size"}}``; invalid ones raise a weights error."""
-    data = read_json(path)
+    try:
+        return parse_weights_manifest(read_json(path))
+    except ValueError:
+        raise CorruptWeightsError(f"{path} is not a valid manifest", RESAVE_HINT) from None
+
+
+def parse_weights_manifest(data: Any) -> dict[str, dict[str, Any]]:
+    """Validate a weights manifest's JSON; raise ``ValueError`` when it is not one."""
     files = data.get("files") if isinstance(data, dict) else None
     valid = (
         isinstance(files, dict)
@@ -344,7 +355,7 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
         )
     )
     if not valid:
-        raise CorruptWeightsError(f"{path} is not a valid manifest", RESAVE_HINT)
+        raise ValueError("not a weights manifest")
     return cast("dict[str, dict[str, Any]]", files)
 
 

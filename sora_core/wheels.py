@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,8 +32,15 @@ from sora_core.discovery import PARTICLES_GROUP, parse_entry_points
 from sora_core.errors import ManifestError, PackageError, WeightsError
 from sora_core.manifest import MANIFEST_NAME, parse_manifest, particle_info
 from sora_core.metadata import ParticleInfo
+from sora_core.safetensors_io import (
+    CONFIG_NAME,
+    INDEX_NAME,
+    UNSAFE_SUFFIXES,
+    looks_like_pickle,
+    parse_weights_manifest,
+    read_header_from,
+)
 from sora_core.safetensors_io import MANIFEST_NAME as WEIGHTS_MANIFEST_NAME
-from sora_core.safetensors_io import UNSAFE_SUFFIXES, looks_like_pickle, read_header, verify_directory
 from sora_core.text import canonical_dist_name
 
 __all__ = [
@@ -54,6 +60,9 @@ _PICKLE_HINT = (
     "ship weights as safetensors written by save_pretrained; convert a torch.save/pickle file once, in an "
     "environment you trust, and remove it from the package"
 )
+#: sha256 hex digest of every archive member, by member name.
+Digests = dict[str, str]
+WEIGHTS_DIR_FILES = frozenset({CONFIG_NAME, INDEX_NAME})
 _MANIFEST_HINT = "regenerate it with `sora manifest DIST --write` and rebuild the wheel"
 
 
@@ -192,11 +201,12 @@ def inspect_wheel(path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED)
         dist_info = _dist_info_dir(path, archive, name, version)
         metadata = _metadata(archive, f"{dist_info}/METADATA", path)
         _read_metadata(info, metadata, path)
-        _check_record(info, archive, members, dist_info)
+        digests = {member.filename: _member_sha256(archive, member) for member in members}  # each read once
+        _check_record(info, members, dist_info, archive, digests)
         _check_pickles(info, archive, members)
         info.entry_points = _entry_points(archive, dist_info)
         _read_manifests(info, archive)
-        _check_weights(info, archive, members)
+        _check_weights(info, archive, members, digests)
     return info
 
 
@@ -257,7 +267,9 @@ def _read_metadata(info: WheelInfo, metadata: Message, path: Path) -> None:
         )
 
 
-def _check_record(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], dist_info: str) -> None:
+def _check_record(
+    info: WheelInfo, members: list[zipfile.ZipInfo], dist_info: str, archive: zipfile.ZipFile, digests: Digests
+) -> None:
     """Every member is listed in ``RECORD`` with a matching sha256, as pip itself will check on install."""
     record_name = f"{dist_info}/RECORD"
     try:
@@ -281,7 +293,7 @@ def _check_record(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfi
         if algorithm != "sha256":
             info.problems.append(f"{info.filename}: RECORD lists {member.filename} without a sha256 - rebuild it")
             continue
-        actual = base64.urlsafe_b64encode(_member_sha256(archive, member).digest()).rstrip(b"=").decode()
+        actual = base64.urlsafe_b64encode(bytes.fromhex(digests[member.filename])).rstrip(b"=").decode()
         if actual != expected:
             info.problems.append(
                 f"{info.filename}: {member.filename} does not match its sha256 in RECORD (the archive was edited)"
@@ -289,12 +301,12 @@ def _check_record(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfi
             )
 
 
-def _member_sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Any:
+def _member_sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> str:
     digest = hashlib.sha256()
     with archive.open(member) as file:
         while chunk := file.read(1 << 20):
             digest.update(chunk)
-    return digest
+    return digest.hexdigest()
 
 
 def _check_pickles(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
@@ -367,48 +379,59 @@ def _read_manifests(info: WheelInfo, archive: zipfile.ZipFile) -> None:
         info.particles.append(described)
 
 
-def _check_weights(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
-    """Record every safetensors member and verify each weights directory against its ``manifest.json``."""
+def _check_weights(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], digests: Digests) -> None:
+    """Record every safetensors member and check each weights directory against its ``manifest.json``."""
     directories: dict[str, list[zipfile.ZipInfo]] = {}
     for member in members:
         directories.setdefault(str(PurePosixPath(member.filename).parent), []).append(member)
     for directory, files in sorted(directories.items()):
         weights = [m for m in files if m.filename.endswith(".safetensors")]
-        has_manifest = any(PurePosixPath(m.filename).name == WEIGHTS_MANIFEST_NAME for m in files)
-        if not weights and not has_manifest:
+        manifest = next((m for m in files if PurePosixPath(m.filename).name == WEIGHTS_MANIFEST_NAME), None)
+        if not weights and manifest is None:
             continue
-        for member in weights:
-            info.weight_files.append(
-                WeightFile(member.filename, member.file_size, _member_sha256(archive, member).hexdigest())
-            )
-        if weights and not has_manifest:
+        info.weight_files += [WeightFile(m.filename, m.file_size, digests[m.filename]) for m in weights]
+        if manifest is None:
             info.problems.append(
                 f"{info.filename}: {directory}/ holds safetensors but no {WEIGHTS_MANIFEST_NAME} with their sha256"
                 " - write the directory with save_pretrained"
             )
             continue
-        problem = _verify_weights_directory(archive, directory, files)
-        if problem:
-            info.problems.append(f"{info.filename}: {problem}")
+        info.problems += [
+            f"{info.filename}: {problem} - re-save it with save_pretrained"
+            for problem in _weights_directory_problems(archive, directory, files, manifest, digests)
+        ]
 
 
-def _verify_weights_directory(archive: zipfile.ZipFile, directory: str, files: list[zipfile.ZipInfo]) -> str | None:
-    """Extract one weights directory to a temporary place and run the same checks a load runs."""
-    with tempfile.TemporaryDirectory(prefix="sora-wheel-") as temporary:
-        root = Path(temporary) / PurePosixPath(directory).name
-        root.mkdir()
-        for member in files:
-            target = root / PurePosixPath(member.filename).name
-            with archive.open(member) as source, target.open("wb") as sink:
-                while chunk := source.read(1 << 20):
-                    sink.write(chunk)
-        try:
-            verify_directory(root)
-            for weights in sorted(root.glob("*.safetensors")):
-                read_header(weights)
-        except WeightsError as exc:
-            return exc.message.replace(str(root), directory) + " - re-save it with save_pretrained"
-    return None
+def _weights_directory_problems(
+    archive: zipfile.ZipFile, directory: str, files: list[zipfile.ZipInfo], manifest: zipfile.ZipInfo, digests: Digests
+) -> list[str]:
+    """What a load would refuse: unlisted or missing files, size or sha256 mismatches, corrupt headers."""
+    try:
+        listed = parse_weights_manifest(json.loads(archive.read(manifest).decode("utf-8")))
+    except (UnicodeDecodeError, ValueError):
+        return [f"{manifest.filename} is not a valid weights manifest"]
+    by_name = {PurePosixPath(m.filename).name: m for m in files}
+    problems = [
+        f"{directory}/{name} is not listed in {manifest.filename}, so its hash cannot be checked"
+        for name, member in sorted(by_name.items())
+        if name not in listed and (name.endswith(".safetensors") or name in WEIGHTS_DIR_FILES)
+    ]
+    for name, entry in listed.items():
+        member = by_name.get(name)
+        if member is None:
+            problems.append(f"{directory}/{name} is listed in {manifest.filename} but not in the wheel")
+        elif digests[member.filename] != entry["sha256"] or member.file_size != entry["size"]:
+            problems.append(
+                f"{member.filename}: sha256 {digests[member.filename][:16]}... does not match "
+                f"{entry['sha256'][:16]}... recorded in {manifest.filename}"
+            )
+        elif name.endswith(".safetensors"):
+            try:
+                with archive.open(member) as file:
+                    read_header_from(file, member.file_size, Path(member.filename))
+            except WeightsError as exc:
+                problems.append(exc.message)
+    return problems
 
 
 # --- sdists ------------------------------------------------------------------------------------------------------

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from sora_core.errors import SoraError
+from sora_core.cli.main import run_cli
 from sora_registry import __version__, tokens
 from sora_registry.errors import NotFoundError, RegistryError
 from sora_registry.names import normalize_project
@@ -239,35 +237,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return 0
-    try:
-        return int(args.run(args) or 0)
-    except SoraError as exc:
-        _report(f"error: {exc.message}", exc.hint)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _report("interrupted", None)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # never a raw traceback unless asked for
-        if os.environ.get("SORA_DEBUG"):
-            traceback.print_exc()
-        _report(
-            f"error: unexpected {type(exc).__name__}: {exc}",
-            "this is a bug in sora-registry; rerun with SORA_DEBUG=1 for the traceback and report it",
-        )
-        return 2
-
-
-def _report(message: str, hint: str | None) -> None:
-    sys.stderr.write(message + "\n")
-    if hint:
-        sys.stderr.write(f"  hint: {hint}\n")
+    return run_cli(build_parser(), argv, "sora-registry")
 
 
 if __name__ == "__main__":

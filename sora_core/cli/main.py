@@ -49,7 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    return run_cli(build_parser(), argv, "sora-core or a plugin")
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: str) -> int:
+    """Parse ``argv`` and run the chosen command's ``run(args)``, turning every failure into one line.
+
+    A ``SoraError`` prints ``error: <message>`` and ``  hint: <fix>`` on stderr and returns its
+    exit code; any other exception prints one line blaming ``owner`` (the traceback only under
+    ``SORA_DEBUG=1``) and returns 2. Other ``sora-*`` command-line tools use it too.
+    """
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
@@ -69,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _report(
             f"error: unexpected {type(exc).__name__}: {exc}",
-            "this is a bug in sora-core or a plugin; rerun with SORA_DEBUG=1 for the traceback and report it",
+            f"this is a bug in {owner}; rerun with SORA_DEBUG=1 for the traceback and report it",
         )
         return 2
 
