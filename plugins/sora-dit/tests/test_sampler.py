@@ -213,3 +213,33 @@ def test_the_kinds_and_template_are_contributed() -> None:
     from sora_core.pipeline.pipeline import available_templates
 
     assert "t2v" in available_templates(registry.default_registry)
+
+
+def sampling_pipeline(denoiser_config: dict[str, Any] | None = None) -> Any:
+    from sora_core.pipeline import PipelineBuilder
+
+    return (
+        PipelineBuilder("sample")
+        .node("denoiser", "sora-dit:dit-denoiser", hidden_size=32, depth=1, heads=2, **(denoiser_config or {}))
+        .node("scheduler", "sora-dit:rectified-flow-heun", steps=2)
+        .node("sampler", "sora-dit:latent-sampler", components={"denoiser": "denoiser", "scheduler": "scheduler"})
+        .input("condition", "sampler.condition")
+        .output("latent", "sampler.latent")
+        .build(seed=0)
+    )
+
+
+def test_in_a_pipeline_the_components_are_bound_and_the_node_seeded() -> None:
+    pipe = sampling_pipeline({"zero_init": False})
+    condition = conditions(batch=1)["condition"]
+    first = pipe.run({"condition": condition}, seed=0)["latent"]
+    assert first.shape == (1, 8, 3, 16, 16)
+    assert torch.equal(pipe.run({"condition": condition}, seed=0)["latent"], first)
+    assert not torch.allclose(pipe.run({"condition": condition}, seed=1)["latent"], first)
+
+
+def test_in_a_pipeline_a_denoiser_for_another_text_is_refused_before_sampling() -> None:
+    pipe = sampling_pipeline({"text_dim": 384, "text_space": "text/minilm-l6@1"})
+    with pytest.raises(ComponentError) as caught:
+        pipe.run({"condition": conditions(batch=1)["condition"]}, seed=0)
+    assert "'text/sora-byte-transformer@1'" in caught.value.message and "'text/minilm-l6@1'" in caught.value.message
