@@ -32,7 +32,7 @@ class CausalConv3d(nn.Conv3d):
     def forward(self, x: Tensor) -> Tensor:
         if self.time_padding:
             x = F.pad(x, (0, 0, 0, 0, self.time_padding, 0), mode="replicate")
-        if _use_onednn(x):
+        if _use_onednn(x, self.weight):
             return torch.mkldnn_convolution(x, self.weight, self.bias, self.padding, self.stride, self.dilation, 1)
         return super().forward(x)
 
@@ -40,16 +40,18 @@ class CausalConv3d(nn.Conv3d):
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
-def _use_onednn(x: Tensor) -> bool:
+def _use_onednn(x: Tensor, weight: Tensor) -> bool:
     """Whether to call oneDNN's convolution directly.
 
     On the CPU, ``F.conv3d`` picks oneDNN only when ``B * C * T * H > 20480``; below that (a single
     clip at the deeper, smaller levels) it falls back to ``slow_conv3d``, 2-5x slower here. oneDNN
-    gives the same values (to float rounding) and has autograd support.
+    gives the same values (to float rounding) and has autograd support. Mixed dtypes (autocast)
+    take ``F.conv3d``.
     """
     return (
         x.device.type == "cpu"
         and x.dtype in _ONEDNN_DTYPES
+        and weight.dtype == x.dtype
         and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
     )
