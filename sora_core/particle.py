@@ -68,6 +68,14 @@ class Particle(ABC):
         """The component slots this particle needs, slot name -> kind; a pipeline binds other nodes to them."""
         return {}
 
+    def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
+        """Every way ``components`` (slot -> particle) do not fit this particle beyond their kinds.
+
+        The pipeline calls it when the graph is built (and again after a swap), so a component of the
+        right kind but the wrong sizes or spaces is refused before anything runs. The default finds none.
+        """
+        return []
+
     def bind_components(self, components: Mapping[str, Particle]) -> None:
         """Bind particles to this particle's component slots (the pipeline does this before each run).
 

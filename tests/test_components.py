@@ -267,3 +267,24 @@ def test_cli_set_configures_nodes_and_rejects_malformed_settings(tmp_path: Path)
     assert bad.returncode == 1 and "is not NODE.FIELD=VALUE" in bad.stderr
     bad = subprocess.run([*command, "--set", "gen.output_size=-1"], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "output_size" in bad.stderr and "Traceback" not in bad.stderr
+
+
+class PickySampler(Sampler):
+    """Refuses denoisers whose factor is above 5: a fit that kinds alone cannot express."""
+
+    def component_problems(self, components: dict[str, Particle]) -> list[str]:
+        factor = components["denoiser"].config.factor
+        return [f"denoiser factor {factor} is above 5"] if factor > 5 else []
+
+
+def test_component_problems_beyond_kinds_are_checked_at_build_and_swap_time(registry: Registry) -> None:
+    registry.register("picky", PickySampler)
+    pipe = builder().node("sampler", "runtime:picky", components={"denoiser": "denoiser", "scheduler": "scheduler"})
+    built = pipe.build(registry=registry)
+    with pytest.raises(IncompatibleSwapError, match=r"components: denoiser factor 10\.0 is above 5"):
+        built.configure("denoiser", factor=10.0)
+    assert built.nodes["denoiser"].config.factor == 2.0  # refused: unchanged
+    with pytest.raises(PipelineError, match=r"denoiser factor 9\.0 is above 5"):
+        builder().node("denoiser", "runtime:scale", factor=9.0).node(
+            "sampler", "runtime:picky", components={"denoiser": "denoiser", "scheduler": "scheduler"}
+        ).build(registry=registry)

@@ -142,6 +142,14 @@ def component_problems(spec: PipelineSpec, particles: Mapping[str, Particle]) ->
                 problems.append(
                     f"{where}: needs a {slots[slot]}, but node {target!r} ({found.registered_name}) is a {found.kind}"
                 )
+        bound = {
+            slot: particles[target]
+            for slot, target in node.components.items()
+            if slot in slots and target in particles and target != name and particles[target].kind == slots[slot]
+        }
+        if bound:
+            where = f"node {name!r} ({particle.registered_name})"
+            problems += [f"{where} components: {problem}" for problem in particle.component_problems(bound)]
         for slot, kind in slots.items():
             if slot not in node.components:
                 problems.append(

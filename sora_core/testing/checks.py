@@ -88,7 +88,7 @@ class Subject:
                 )
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
-                self._components = dict(make(self.config))
+                self._components = dict(make(self.particle.config))  # validated, like example_inputs gets
         return self._components
 
 
