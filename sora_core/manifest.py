@@ -101,6 +101,7 @@ def particle_info(manifest: Manifest, name: str, dist: str, version: str, entry_
             config_schema=dict(entry.get("config_schema", {})),
             default_config=dict(entry.get("default_config", {})),
             default_weights=_weights_path(manifest, entry.get("default_weights")),
+            pretrained_on_create=entry.get("pretrained_on_create", False) is True,
             source=str(entry.get("source", "entry-point")),
         )
     except (TypeError, ValueError) as exc:

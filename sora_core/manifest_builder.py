@@ -35,7 +35,7 @@ def describe_class(cls: type[Particle]) -> dict[str, Any]:
             f"{cls.__qualname__}() with its default config failed: {type(exc).__name__}: {exc}",
             "every particle must be constructible with its default config",
         ) from exc
-    return {
+    entry: dict[str, Any] = {
         "entry_point": f"{cls.__module__}:{cls.__qualname__}",
         "kind": cls.kind,
         "description": cls.description or _first_line(cls.__doc__),
@@ -46,6 +46,9 @@ def describe_class(cls: type[Particle]) -> dict[str, Any]:
         "default_weights": cls.default_weights,
         "source": "entry-point",
     }
+    if cls.pretrained_on_create:  # written only when set, so older manifests stay current
+        entry["pretrained_on_create"] = True
+    return entry
 
 
 def _first_line(text: str | None) -> str:

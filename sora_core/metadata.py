@@ -23,6 +23,7 @@ class ParticleInfo:
     config_schema: dict[str, Any] = field(default_factory=dict)
     default_config: dict[str, Any] = field(default_factory=dict)
     default_weights: str | None = None
+    pretrained_on_create: bool = False
     source: str = "entry-point"
 
     @property
@@ -47,6 +48,7 @@ class ParticleInfo:
             "config_schema": self.config_schema,
             "default_config": self.default_config,
             "default_weights": self.default_weights,
+            "pretrained_on_create": self.pretrained_on_create,
             "source": self.source,
         }
 

@@ -34,6 +34,9 @@ class Particle(ABC):
     #: Weights the plugin ships, relative to its top-level package directory
     #: (where ``sora_manifest.json`` lives); ``registry.load(name)`` uses them.
     default_weights: ClassVar[str | None] = None
+    #: True when the constructor itself loads pretrained weights it finds installed (say, a model another
+    #: package ships); ``registry.load(name)`` then needs no weights and ``sora info`` says so.
+    pretrained_on_create: ClassVar[bool] = False
 
     #: Set by the registry to the ``dist:name`` the particle was created from.
     registered_name: str | None = None

@@ -143,6 +143,8 @@ class Registry:
         """Particle ``name`` built from pretrained ``weights`` (default: the weights its plugin ships)."""
         info = self.info(name)
         directory = weights if weights is not None else info.default_weights
+        if directory is None and info.pretrained_on_create:
+            return self._pretrained(info, device, dtype)
         if directory is None:
             raise MissingWeightsError(
                 f"particle {info.full_name} ships no default weights",
@@ -151,6 +153,19 @@ class Registry:
         cls = self.get_class(name)
         particle = cls.from_pretrained(directory, device=device, dtype=dtype, verify=verify)
         particle.registered_name = info.full_name
+        return particle
+
+    def _pretrained(self, info: ParticleInfo, device: Any, dtype: Any) -> Particle:
+        """A particle whose constructor loads its own pretrained weights, placed and cast like a load."""
+        from sora_core.weights import resolve_dtype
+
+        particle = self.create(info.full_name)
+        if hasattr(particle, "to"):
+            if dtype is not None:
+                particle = particle.to(dtype=resolve_dtype(dtype))
+            if device is not None:
+                particle = particle.to(device=device)
+            particle.eval()
         return particle
 
     def register(self, name: str, cls: type[Particle]) -> ParticleInfo:

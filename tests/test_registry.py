@@ -105,6 +105,43 @@ def test_runtime_registration(make_registry) -> None:
     assert isinstance(registry.create("identity"), Identity)
 
 
+def test_particles_pretrained_on_create_load_without_weights(make_registry) -> None:
+    from sora_core.config import ParticleConfig
+    from sora_core.errors import MissingWeightsError
+    from sora_core.interfaces import VideoGenerator
+    from sora_core.ports import PortSpec
+
+    class Scaled(VideoGenerator):
+        """Its 'pretrained' weight (3.0) comes from its constructor, as a wrapped model's would."""
+
+        Config = ParticleConfig
+
+        def __init__(self, config: ParticleConfig | None = None, **overrides: object) -> None:
+            super().__init__(config, **overrides)
+            self.scale = torch.nn.Parameter(torch.tensor(3.0))
+
+        def input_ports(self) -> dict[str, PortSpec]:
+            return {"condition": PortSpec("float32", "B T C")}
+
+        def output_ports(self) -> dict[str, PortSpec]:
+            return {"video": PortSpec("float32", "B T C")}
+
+        def forward(self, condition: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"video": condition * self.scale}
+
+    class Pretrained(Scaled):
+        pretrained_on_create = True
+
+    registry = make_registry()
+    registry.register("fresh", Scaled)
+    info = registry.register("pretrained", Pretrained)
+    assert info.pretrained_on_create and info.to_dict()["pretrained_on_create"] is True
+    loaded = registry.load("pretrained", dtype="float16")
+    assert loaded.scale.dtype == torch.float16 and float(loaded.scale) == 3.0 and not loaded.training
+    with pytest.raises(MissingWeightsError, match="ships no default weights"):
+        registry.load("fresh")
+
+
 HOOKS = """
 from sora_core.hooks import hookimpl
 from sora_core.kinds import KindSpec

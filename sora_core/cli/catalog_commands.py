@@ -52,7 +52,7 @@ def run_info(args: argparse.Namespace) -> int:
             ("description", info.description or "-"),
             ("distribution", f"{info.dist} {info.dist_version}".strip()),
             ("entry point", info.entry_point or "-"),
-            ("default weights", info.default_weights or "none (create() initialises randomly)"),
+            ("default weights", _default_weights_text(info)),
         ]
     )
     _print_ports("inputs", info.inputs)
@@ -99,3 +99,11 @@ def _schema_type(schema: dict[str, Any]) -> str:
         return str(schema["type"])
     options = schema.get("anyOf") or schema.get("oneOf") or []
     return " | ".join(str(o.get("type", o.get("$ref", "?"))) for o in options) or "?"
+
+
+def _default_weights_text(info: ParticleInfo) -> str:
+    if info.default_weights:
+        return info.default_weights
+    if info.pretrained_on_create:
+        return "pretrained: create() and load() build it from weights it finds installed"
+    return "none (create() initialises randomly)"

@@ -303,6 +303,10 @@ def check_manifest(subject: Subject, info: ParticleInfo) -> str:
         key: listed[key] for key in ("kind", "description", "inputs", "outputs", "config_schema", "default_config")
     }
     stale = [key for key, value in stored.items() if declared[key] != value]
+    if declared.get("pretrained_on_create", False) != info.pretrained_on_create:
+        stored["pretrained_on_create"] = info.pretrained_on_create
+        declared.setdefault("pretrained_on_create", False)
+        stale.append("pretrained_on_create")
     relative = declared["default_weights"]
     if (relative is None) != (info.default_weights is None) or (
         relative is not None and not Path(info.default_weights).as_posix().endswith(Path(relative).as_posix())

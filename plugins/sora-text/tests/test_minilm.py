@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from sora_core import registry
-from sora_core.errors import ConfigError, CorruptWeightsError, MissingWeightsError, PortError, SoraError
+from sora_core.errors import ConfigError, CorruptWeightsError, PortError, SoraError
 from sora_core.interfaces import TextEncoder
 
 NAME = "sora-text:minilm-l6"
@@ -131,9 +131,9 @@ def test_save_load_round_trip_and_load_without_weights(minilm: Any, tmp_path: Pa
     ]
     again = registry.load(NAME, weights=tmp_path / "minilm")
     assert torch.equal(encode(again, TEXTS)["pooled"], encode(minilm, TEXTS)["pooled"])
-    # the pretrained weights are the particle's own: create() gives them, load() needs a saved directory
-    with pytest.raises(MissingWeightsError):
-        registry.load(NAME)
+    # the pretrained weights are the particle's own: load() without a directory gives them too
+    assert torch.equal(encode(registry.load(NAME), TEXTS)["pooled"], encode(minilm, TEXTS)["pooled"])
+    assert registry.info(NAME).pretrained_on_create
 
 
 # --- the package that ships the model ---------------------------------------------------------------------------
