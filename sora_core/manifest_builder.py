@@ -69,7 +69,13 @@ def find_distribution(dist: str) -> PluginDistribution:
 
 
 def build_manifests(dist: str) -> dict[Path, dict[str, Any]]:
-    """The manifest each top-level package of ``dist`` should ship, by file path."""
+    """The manifest each top-level package of ``dist`` should ship, by file path.
+
+    While its particles are described, ``dist:name`` resolves to them through the default registry
+    even before any manifest lists them, so a particle may create its siblings by name.
+    """
+    from sora_core.registry import default_registry
+
     found = find_distribution(dist)
     manager = SoraPluginManager()
     for name, module in found.plugin_modules.items():
@@ -77,7 +83,7 @@ def build_manifests(dist: str) -> dict[Path, dict[str, Any]]:
     if manager.problems:
         problem = manager.problems[0]
         raise BrokenPluginError(found.name, problem.reason, problem.hint)
-    manifests: dict[Path, dict[str, Any]] = {}
+    classes: dict[str, type[Particle]] = {}
     for name, value in found.entry_points.get(PARTICLES_GROUP, {}).items():
         entry_point = importlib_metadata.EntryPoint(name=name, value=value, group=PARTICLES_GROUP)
         try:
@@ -86,10 +92,15 @@ def build_manifests(dist: str) -> dict[Path, dict[str, Any]]:
             raise BrokenPluginError(found.name, f"importing {value!r} failed: {type(exc).__name__}: {exc}") from exc
         if not (isinstance(cls, type) and issubclass(cls, Particle)):
             raise BrokenPluginError(found.name, f"entry point {name!r} = {value!r} is not a Particle subclass")
-        manifest = manifests.setdefault(_manifest_path(value), _empty(found.name))
-        manifest["particles"][name] = describe_class(cls)
-        manifest["particles"][name]["entry_point"] = value
+        classes[name] = cls
     hook_particles = manager.particle_classes(found.name)
+    manifests: dict[Path, dict[str, Any]] = {}
+    with default_registry.provisional(found.name, {**hook_particles, **classes}):
+        for name, value in found.entry_points.get(PARTICLES_GROUP, {}).items():
+            manifest = manifests.setdefault(_manifest_path(value), _empty(found.name))
+            manifest["particles"][name] = describe_class(classes[name])
+            manifest["particles"][name]["entry_point"] = value
+        hook_descriptions = {name: describe_class(cls) for name, cls in hook_particles.items()}
     kinds = [k.to_dict() for ks in manager.hook.sora_register_kinds() for k in ks or ()]
     spaces = [s.to_dict() for ss in manager.hook.sora_register_spaces() for s in ss or ()]
     templates = sorted(t for ts in manager.hook.sora_register_templates() for t in (ts or {}))
@@ -99,8 +110,8 @@ def build_manifests(dist: str) -> dict[Path, dict[str, Any]]:
         first = next(iter(hook_particles.values()))
         manifests[_manifest_path(first.__module__)] = _empty(found.name)
     primary = next(iter(manifests.values()))
-    for name, cls in hook_particles.items():
-        primary["particles"][name] = {**describe_class(cls), "source": "hook"}
+    for name, description in hook_descriptions.items():
+        primary["particles"][name] = {**description, "source": "hook"}
     primary.update(kinds=kinds, spaces=spaces, templates=templates)
     return manifests
 

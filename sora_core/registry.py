@@ -16,6 +16,8 @@ from __future__ import annotations
 import builtins
 import fnmatch
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sora_core.discovery import PARTICLES_GROUP, Catalog, discover
@@ -25,6 +27,7 @@ from sora_core.metadata import ParticleInfo, PluginProblem
 from sora_core.naming import resolve
 from sora_core.ports import PortSpec
 from sora_core.spaces import SpaceSpec
+from sora_core.text import canonical_dist_name
 
 if TYPE_CHECKING:
     import pluggy
@@ -167,6 +170,28 @@ class Registry:
                 particle = particle.to(device=device)
             particle.eval()
         return particle
+
+    @contextmanager
+    def provisional(self, dist: str, classes: Mapping[str, type[Particle]]) -> Iterator[None]:
+        """Let ``dist``'s own particles resolve as ``dist:name`` while its manifest is being written.
+
+        A particle that builds a sibling by name in its constructor (a denoiser creating its
+        patchifier) could not be described before the manifest listing that sibling existed.
+        Particles the installed manifest already lists resolve as usual.
+        """
+        listed = {info.full_name for info in self.catalog.particles}
+        added = []
+        for name, cls in classes.items():
+            entry_point = f"{cls.__module__}:{cls.__qualname__}"
+            info = ParticleInfo(name, canonical_dist_name(dist), "", entry_point, cls.kind, source="provisional")
+            if info.full_name not in listed and info.full_name not in self._runtime:
+                self._runtime[info.full_name] = (info, cls)
+                added.append(info.full_name)
+        try:
+            yield
+        finally:
+            for full_name in added:
+                self._runtime.pop(full_name, None)
 
     def register(self, name: str, cls: type[Particle]) -> ParticleInfo:
         """Register a particle class at run time as ``runtime:name`` (for code-first use and tests)."""

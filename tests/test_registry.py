@@ -137,7 +137,7 @@ def test_particles_pretrained_on_create_load_without_weights(make_registry) -> N
     info = registry.register("pretrained", Pretrained)
     assert info.pretrained_on_create and info.to_dict()["pretrained_on_create"] is True
     loaded = registry.load("pretrained", dtype="float16")
-    assert loaded.scale.dtype == torch.float16 and float(loaded.scale) == 3.0 and not loaded.training
+    assert loaded.scale.dtype == torch.float16 and float(loaded.scale.detach()) == 3.0 and not loaded.training
     with pytest.raises(MissingWeightsError, match="ships no default weights"):
         registry.load("fresh")
 
@@ -211,3 +211,62 @@ def test_stale_manifest_is_detected(plugin_root: Path) -> None:
     path.write_text(json.dumps(data))
     [problem] = stale_manifests("stale-plugin")
     assert "out of date (one)" in problem
+
+
+COMPOSITE = '''
+import torch
+from torch import nn
+
+from sora_core import registry
+from sora_core.config import ParticleConfig
+from sora_core.interfaces import VideoGenerator
+from sora_core.ports import PortSpec
+
+
+class Part(VideoGenerator):
+    Config = ParticleConfig
+
+    def __init__(self, config=None, **overrides):
+        super().__init__(config, **overrides)
+        self.proj = nn.Linear(4, 4)
+
+    def input_ports(self):
+        return {"condition": PortSpec("float32", "B T C=4")}
+
+    def output_ports(self):
+        return {"video": PortSpec("float32", "B T C=4")}
+
+    def forward(self, condition):
+        return {"video": self.proj(condition)}
+
+
+class Whole(Part):
+    """Builds its sibling by name, as a denoiser builds its patchifier."""
+
+    def __init__(self, config=None, **overrides):
+        super().__init__(config, **overrides)
+        self.part = registry.create("composite-plugin:part")
+
+    def forward(self, condition):
+        return self.part(condition=self.proj(condition))
+'''
+
+
+def test_a_particle_may_create_its_siblings_by_name_before_its_manifest_exists(plugin_root: Path) -> None:
+    from sora_core import registry as default
+
+    package = write_plugin(plugin_root, "composite-plugin", ["part"], manifest=False)
+    (package / "particles.py").write_text(COMPOSITE)
+    info_dir = plugin_root / "composite_plugin-1.0.0.dist-info"
+    (info_dir / "entry_points.txt").write_text(
+        "[sora.particles]\npart = composite_plugin.particles:Part\nwhole = composite_plugin.particles:Whole\n"
+    )
+    default.refresh()
+    [(_, manifest)] = build_manifests("composite-plugin").items()
+    assert sorted(manifest["particles"]) == ["part", "whole"]
+    assert not [name for name in default.default_registry._runtime if name.startswith("composite-plugin:")]
+    write_manifests("composite-plugin")
+    default.refresh()
+    whole = default.create("composite-plugin:whole")
+    assert whole(condition=torch.zeros(1, 2, 4))["video"].shape == (1, 2, 4)
+    default.refresh()
