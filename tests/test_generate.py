@@ -79,3 +79,19 @@ def test_bad_requests_fail_in_one_line_and_write_nothing(
 def test_an_empty_prompt_is_refused(tmp_path: Path, capsys) -> None:
     assert main(["generate", "  ", "-o", str(tmp_path / "x.mp4")]) == 1
     assert "the prompt is empty" in capsys.readouterr().err
+
+
+def test_changes_that_only_fit_together_are_applied_at_once(tmp_path: Path) -> None:
+    """Another text encoder plus the sizes and space the denoiser and sampler read: valid only together."""
+    minilm = ["--swap", "text_encoder=sora-text:minilm-l6"]
+    for node in ("denoiser", "sampler"):
+        minilm += ["--set", f"{node}.text_dim=384", "--set", f"{node}.text_space=text/minilm-l6@1"]
+    assert generate(tmp_path, "minilm.mp4", *minilm).shape == (5, 32, 48, 3)
+
+
+def test_swapping_to_another_kind_or_an_unknown_node_is_refused(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "x.mp4")
+    assert main(["generate", "a red circle", "-o", out, "--swap", "scheduler=sora-dit:dit-denoiser"]) == 1
+    assert "node 'scheduler' is a scheduler, but sora-dit:dit-denoiser is a denoiser" in capsys.readouterr().err
+    assert main(["generate", "a red circle", "-o", out, "--set", "nowhere.steps=2"]) == 1
+    assert "cannot configure unknown node 'nowhere'" in capsys.readouterr().err

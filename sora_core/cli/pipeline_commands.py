@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,23 +66,23 @@ def _target(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
-    """The pipeline ``args.target`` names, with ``--swap`` and then ``--set`` applied."""
+    """The pipeline ``args.target`` names with every ``--swap`` and ``--set`` applied together, built once."""
+    from sora_core import registry
     from sora_core.pipeline import Pipeline
+    from sora_core.pipeline.pipeline import load_target, with_changes
 
-    target = args.target
-    seed = getattr(args, "seed", None)
-    if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
-        pipe = Pipeline.from_spec(target, materialize=materialize, seed=seed)
-    else:
-        pipe = Pipeline.from_template(target, materialize=materialize, seed=seed)
+    swaps = {}
     for swap in args.swaps:
         node, sep, particle = swap.partition("=")
         if not sep or not node or not particle:
             raise ConfigError(f"--swap {swap!r} is not NODE=PARTICLE", "write e.g. --swap attention=my-attention")
-        pipe.swap(node, particle, seed=seed)
-    for node, fields in node_settings(getattr(args, "settings", [])).items():
-        pipe.configure(node, **fields)
-    return pipe
+        swaps[node] = particle
+    spec, base_dir = load_target(args.target, registry.default_registry)
+    spec = with_changes(
+        spec, registry.default_registry, swaps=swaps, settings=node_settings(getattr(args, "settings", []))
+    )
+    seed = getattr(args, "seed", None)
+    return Pipeline.from_spec(spec, materialize=materialize, seed=seed, base_dir=base_dir)
 
 
 def node_settings(settings: list[str]) -> dict[str, dict[str, Any]]:

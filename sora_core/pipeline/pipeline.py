@@ -46,6 +46,7 @@ class Pipeline:
         registry: Registry | None = None,
         materialize: bool = True,
         seed: int | None = None,
+        base_dir: Path | None = None,
     ) -> Pipeline:
         """Build and check a pipeline from a spec object, plain data, or a YAML/JSON file.
 
@@ -58,7 +59,6 @@ class Pipeline:
         from sora_core import registry as default
 
         registry = registry or default.default_registry
-        base_dir: Path | None = None
         if isinstance(spec, (str, os.PathLike)):
             base_dir = Path(spec).resolve().parent
             spec = load_spec(spec)
@@ -86,20 +86,8 @@ class Pipeline:
         from sora_core import registry as default
 
         registry = registry or default.default_registry
-        templates = available_templates(registry)
-        if name not in templates:
-            close = difflib.get_close_matches(name, list(templates), n=3)
-            raise TemplateNotFoundError(
-                f"no installed plugin provides the pipeline template {name!r}",
-                ("did you mean " + ", ".join(map(repr, close)) + "?")
-                if close
-                else "templates installed: " + (", ".join(sorted(templates)) or "none"),
-            )
-        template = templates[name]
-        if isinstance(template, (str, os.PathLike)):
-            return cls.from_spec(template, registry=registry, materialize=materialize, seed=seed)
-        spec = spec_from_data(template, f"template {name!r}")
-        return cls.from_spec(spec, registry=registry, materialize=materialize, seed=seed)
+        spec, base_dir = template_spec(name, registry)
+        return cls.from_spec(spec, registry=registry, materialize=materialize, seed=seed, base_dir=base_dir)
 
     # --- information -----------------------------------------------------------------------
 
@@ -339,6 +327,74 @@ def _placed(particle: Particle, node: NodeSpec) -> Particle:
 
         particle = particle.to(device=node.device, dtype=resolve_dtype(node.dtype) if node.dtype else None)
     return particle
+
+
+def template_spec(name: str, registry: Registry) -> tuple[PipelineSpec, Path | None]:
+    """The spec of installed template ``name`` and the directory its relative weight paths start from."""
+    templates = available_templates(registry)
+    if name not in templates:
+        close = difflib.get_close_matches(name, list(templates), n=3)
+        raise TemplateNotFoundError(
+            f"no installed plugin provides the pipeline template {name!r}",
+            ("did you mean " + ", ".join(map(repr, close)) + "?")
+            if close
+            else "templates installed: " + (", ".join(sorted(templates)) or "none"),
+        )
+    template = templates[name]
+    if isinstance(template, (str, os.PathLike)):
+        return load_spec(template), Path(template).resolve().parent
+    return spec_from_data(template, f"template {name!r}"), None
+
+
+def load_target(target: str, registry: Registry) -> tuple[PipelineSpec, Path | None]:
+    """A spec file (YAML/JSON) or an installed template's name, as a spec and its base directory."""
+    if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
+        return load_spec(target), Path(target).resolve().parent
+    return template_spec(target, registry)
+
+
+def with_changes(
+    spec: PipelineSpec,
+    registry: Registry,
+    *,
+    swaps: Mapping[str, str] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> PipelineSpec:
+    """``spec`` with nodes swapped to other particles and config fields set, checked together once built.
+
+    Unlike :meth:`Pipeline.swap` and :meth:`Pipeline.configure`, which each keep the graph valid,
+    changes that only fit together (another text encoder and the dimensions the denoiser reads) can
+    be made at once. A swap must keep the node's kind; a swapped node starts from its new particle's
+    default config (then ``settings``), keeps its device, dtype and components, and drops ``weights``.
+    """
+    nodes = dict(spec.nodes)
+    problems = []
+    for node, particle in (swaps or {}).items():
+        if node not in nodes:
+            problems.append(f"cannot swap unknown node {node!r} (nodes: {', '.join(nodes)})")
+            continue
+        try:
+            old_kind, new = registry.info(nodes[node].particle).kind, registry.info(particle)
+        except SoraError as exc:
+            problems.append(f"node {node!r}: {exc.message}")
+            continue
+        if new.kind != old_kind:
+            problems.append(
+                f"node {node!r} is a {old_kind}, but {new.full_name} is a {new.kind}: a swap keeps the node's kind"
+            )
+        nodes[node] = nodes[node].model_copy(update={"particle": particle, "config": {}, "weights": None})
+    for node, fields in (settings or {}).items():
+        if node not in nodes:
+            problems.append(f"cannot configure unknown node {node!r} (nodes: {', '.join(nodes)})")
+        elif nodes[node].weights is not None:
+            problems.append(
+                f"node {node!r} is loaded from weights {nodes[node].weights!r}, so its config cannot change"
+            )
+        else:
+            nodes[node] = nodes[node].model_copy(update={"config": {**nodes[node].config, **fields}})
+    if problems:
+        raise IncompatibleSwapError(spec.name, problems, "swap to a particle of the same kind, on an existing node")
+    return spec.model_copy(update={"nodes": nodes})
 
 
 def available_templates(registry: Registry) -> dict[str, Any]:
