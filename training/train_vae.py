@@ -1,0 +1,122 @@
+"""Stage 1: train the causal video VAE (``sora-vae:causal-vae-encoder`` + ``causal-vae-decoder``) on synthetic clips.
+
+    python -m training.train_vae --out /tmp/runs/vae --steps 2000 --batch 8 --threads 2
+    python -m training.train_vae --out /tmp/runs/vae --steps 2000 --batch 8 --threads 2 --resume
+
+Clips are drawn on the fly from sora-synth, seeded by ``(seed, step)``. Writes ``OUT/log.jsonl`` (one line
+per logged step), checkpoints under ``OUT/checkpoints/`` every ``--checkpoint-every`` steps and at the
+end, and the trained particles under ``OUT/encoder`` and ``OUT/decoder`` (``save_pretrained``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sora_core import registry
+from training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.data import train_batch
+from training.logging_utils import LossLog
+from training.schedule import set_learning_rate, warmup_cosine
+from training.vae_objective import vae_step_loss
+
+ENCODER = "sora-vae:causal-vae-encoder"
+DECODER = "sora-vae:causal-vae-decoder"
+#: Arguments a resumed run must share with the run it continues.
+FIXED = ("seed", "batch", "crop", "lr", "warmup", "kl_weight", "edge_weight", "weight_decay")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train_vae", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="run directory (keep it outside the repository)")
+    parser.add_argument("--steps", type=int, default=2000, help="total optimizer steps")
+    parser.add_argument("--batch", type=int, default=8, help="clips per step")
+    parser.add_argument("--crop", type=int, default=32, help="train on crop x crop windows (0: whole 64x64 frames)")
+    parser.add_argument("--lr", type=float, default=1.5e-3, help="peak learning rate (AdamW)")
+    parser.add_argument("--warmup", type=int, default=50, help="linear warm-up steps before the cosine decay")
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--kl-weight", type=float, default=1e-4, help="weight of the mean per-element KL")
+    parser.add_argument("--edge-weight", type=float, default=0.5, help="weight of the image-gradient L1 term")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--log-every", type=int, default=10)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.json")
+    parser.add_argument("--time-limit", type=float, default=None, help="stop (checkpointed) after this many minutes")
+    return parser.parse_args(argv)
+
+
+def build_models(seed: int) -> tuple[Any, Any]:
+    """The default-config encoder and decoder, initialised from ``seed``."""
+    torch.manual_seed(seed)
+    return registry.create(ENCODER), registry.create(DECODER)
+
+
+def train(args: argparse.Namespace) -> tuple[Any, Any]:
+    torch.set_num_threads(args.threads)
+    encoder, decoder = build_models(args.seed)
+    models = {"encoder": encoder, "decoder": decoder}
+    params = [*encoder.parameters(), *decoder.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
+    fixed = {name: getattr(args, name) for name in FIXED}
+    root = args.out / "checkpoints"
+    start = 0
+    if args.resume and (path := latest_checkpoint(root)) is not None:
+        state = load_checkpoint(path, models, optimizer)
+        saved = state.extra.get("fixed", {})
+        if saved != fixed:
+            sys.exit(f"error: {path} was trained with {saved}, this run asks for {fixed}")
+        start = state.step
+        print(f"resumed from {path} at step {start}", flush=True)
+    log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
+    encoder.train()
+    decoder.train()
+    began = time.perf_counter()
+    step = start
+    while step < args.steps:
+        lr = warmup_cosine(step, args.steps, args.lr, args.warmup)
+        set_learning_rate(optimizer, lr)
+        video = train_batch(args.seed, step, args.batch, args.crop)
+        generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+        loss = vae_step_loss(encoder, decoder, video, generator, args.kl_weight, args.edge_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        step += 1
+        if step % args.log_every == 0 or step == args.steps:
+            record = log.write(
+                step,
+                lr=lr,
+                total=loss.total.item(),
+                reconstruction=loss.reconstruction.item(),
+                kl=loss.kl.item(),
+                edge=loss.edge.item(),
+                grad_norm=float(grad_norm),
+            )
+            print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)
+        out_of_time = args.time_limit is not None and time.perf_counter() - began > args.time_limit * 60
+        if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
+            save_checkpoint(root, step, models, optimizer, extra={"fixed": fixed, "steps": args.steps})
+        if out_of_time:
+            print(f"time limit reached at step {step}; resume with --resume", flush=True)
+            break
+    encoder.eval()
+    decoder.eval()
+    encoder.save_pretrained(args.out / "encoder")
+    decoder.save_pretrained(args.out / "decoder")
+    print(f"wrote {args.out / 'encoder'} and {args.out / 'decoder'} at step {step}", flush=True)
+    return encoder, decoder
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
