@@ -28,7 +28,7 @@ from training.vae_objective import vae_step_loss
 ENCODER = "sora-vae:causal-vae-encoder"
 DECODER = "sora-vae:causal-vae-decoder"
 #: Arguments a resumed run must share with the run it continues.
-FIXED = ("seed", "batch", "crop", "lr", "warmup", "kl_weight", "edge_weight", "weight_decay")
+FIXED = ("seed", "batch", "crop", "logvar_init", "lr", "warmup", "kl_weight", "edge_weight", "weight_decay")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,11 +37,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=2000, help="total optimizer steps")
     parser.add_argument("--batch", type=int, default=8, help="clips per step")
     parser.add_argument("--crop", type=int, default=32, help="train on crop x crop windows (0: whole 64x64 frames)")
-    parser.add_argument("--lr", type=float, default=1.5e-3, help="peak learning rate (AdamW)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
     parser.add_argument("--warmup", type=int, default=50, help="linear warm-up steps before the cosine decay")
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--kl-weight", type=float, default=1e-4, help="weight of the mean per-element KL")
     parser.add_argument("--edge-weight", type=float, default=0.5, help="weight of the image-gradient L1 term")
+    parser.add_argument(
+        "--logvar-init",
+        type=float,
+        default=-6.0,
+        help="initial posterior log-variance (bias of the encoder's logvar channels): with the default 0 the "
+        "sampled latent starts as unit noise that drowns the mean, and the decoder collapses to grey",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--log-every", type=int, default=10)
@@ -51,15 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_models(seed: int) -> tuple[Any, Any]:
-    """The default-config encoder and decoder, initialised from ``seed``."""
+def build_models(seed: int, logvar_init: float = 0.0) -> tuple[Any, Any]:
+    """The default-config encoder and decoder, initialised from ``seed``; ``logvar_init`` biases the log-variance."""
     torch.manual_seed(seed)
-    return registry.create(ENCODER), registry.create(DECODER)
+    encoder, decoder = registry.create(ENCODER), registry.create(DECODER)
+    with torch.no_grad():
+        encoder.conv_out.bias[encoder.config.latent_channels :] += logvar_init
+    return encoder, decoder
 
 
 def train(args: argparse.Namespace) -> tuple[Any, Any]:
     torch.set_num_threads(args.threads)
-    encoder, decoder = build_models(args.seed)
+    encoder, decoder = build_models(args.seed, args.logvar_init)
     models = {"encoder": encoder, "decoder": decoder}
     params = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
