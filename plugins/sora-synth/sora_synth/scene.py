@@ -390,9 +390,9 @@ def _coverage(shape: str, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.n
         distance = np.sqrt(dx * dx + dy * dy) - r
     elif shape == "square":
         distance = np.maximum(np.abs(dx), np.abs(dy)) - r
-    else:  # an upward triangle: apex (0, -r), base corners (+-r, r)
+    else:  # an upward triangle: apex (0, -r), base corners (+-r, r); its box's sides keep the tips sharp
         slant = (2.0 * np.abs(dx) - dy - r) / _SQRT5
-        distance = np.maximum(dy - r, slant)
+        distance = np.maximum(np.maximum(np.abs(dy), np.abs(dx)) - r, slant)
     return np.clip(0.5 - distance, 0.0, 1.0)
 
 
