@@ -96,7 +96,8 @@ class ObjectState:
 
 @dataclass(frozen=True)
 class Event:
-    """Something an object starts doing at a frame: ``turns``, ``stops``, ``starts`` (moving)."""
+    """Something an object starts doing at a frame: ``turns``, ``stops``, ``starts`` (moving), ``enters`` or
+    ``leaves`` (the frame, its whole bounding box)."""
 
     frame: int
     object: int
@@ -205,7 +206,8 @@ class Scene:
         return [tuple(states[t] for states in per_object) for t in range(frames)]
 
     def events(self, frames: int) -> list[Event]:
-        """Where an object's path changes course, at the nearest frame, in frame order."""
+        """Where an object's path changes course (``turns``, ``stops``, ``starts``, at the keyframe's nearest
+        frame) or its box crosses the frame's edge (``enters``, ``leaves``), in frame order."""
         found = []
         times = _frame_times(frames)
         for index, obj in enumerate(self.objects):
@@ -224,7 +226,18 @@ class Scene:
                 if kind:
                     frame = int(np.argmin(np.abs(times - at.u)))
                     found.append(Event(frame, index, kind))
+            inside = self.inside(obj, frames)
+            for frame in range(1, frames):
+                if inside[frame] != inside[frame - 1]:
+                    found.append(Event(frame, index, "enters" if inside[frame] else "leaves"))
         return sorted(found, key=lambda e: (e.frame, e.object))
+
+    def inside(self, obj: ObjectSpec, frames: int) -> np.ndarray:
+        """Per frame, whether ``obj``'s bounding box lies wholly inside the frame."""
+        track = obj.track(frames)
+        unit_x, unit_y = min(1.0, 1.0 / self.aspect), min(1.0, self.aspect)  # radius -> fraction of width, height
+        x, y, r = track[:, 0], track[:, 1], track[:, 2]
+        return (x - r * unit_x >= 0) & (x + r * unit_x <= 1) & (y - r * unit_y >= 0) & (y + r * unit_y <= 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {"background": self.background, "aspect": self.aspect, "objects": [o.to_dict() for o in self.objects]}

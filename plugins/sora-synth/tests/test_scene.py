@@ -118,6 +118,10 @@ def test_states_and_events() -> None:
         ),
     )
     assert [(e.frame, e.kind) for e in stopping.events(9)] == [(4, "stops")]
+    entering = ObjectSpec("square", "white", "small", "left", (Keyframe(0, 1.05, 0.5, 0.1), Keyframe(1, 0.3, 0.5, 0.1)))
+    scene = Scene("grey", (entering,))
+    assert [(e.frame, e.kind) for e in scene.events(9)] == [(2, "enters")]  # x + r <= 1 from frame 1.6
+    assert scene.inside(entering, 9).tolist() == [False] * 2 + [True] * 7
 
 
 def test_scene_round_trips_through_a_dict() -> None:
