@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for base in ("untrained", "blur"):
         t, b = results["trained"], results[base]
         print(
-            f"trained vs {base}: MSE {10 ** ((b['psnr_db'] - t['psnr_db']) / 10):.1f}x lower, "
+            f"trained vs {base}: MSE {10 ** ((t['psnr_db'] - b['psnr_db']) / 10):.2f}x lower, "
             f"colour error {b['colour_error'] / max(t['colour_error'], 1e-9):.1f}x lower"
         )
     if args.sheet:
