@@ -121,9 +121,19 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
+def _require_complete(attributes: ObjectAttributes) -> None:
+    missing = [name for name in ("colour", "shape", "motion") if getattr(attributes, name) is None]
+    if missing:
+        raise PromptError(
+            f"cannot caption the {attributes.describe()}: its {' and '.join(missing)} is not given",
+            "caption a Scene, or give every object a colour, a shape and a motion",
+        )
+
+
 def _object_phrase(attributes: ObjectAttributes, form: str, rng: np.random.Generator) -> str:
     """An object in training words: a noun phrase (``a small red ball moving right``) or a clause."""
-    assert attributes.colour and attributes.shape and attributes.motion
+    _require_complete(attributes)
+    assert attributes.colour and attributes.shape and attributes.motion  # for the type checker
     noun = _pick(rng, TRAIN_SHAPES[attributes.shape])
     words = [_pick(rng, TRAIN_COLOURS[attributes.colour]), noun]
     if attributes.size and rng.random() < 0.5:
@@ -197,7 +207,8 @@ def paraphrase(objects: Sequence[ObjectAttributes], rng: np.random.Generator, *,
     """A prompt for ``objects`` in evaluation-only words only ("a crimson disc gliding rightwards")."""
     phrases = []
     for attributes in objects:
-        assert attributes.colour and attributes.shape and attributes.motion
+        _require_complete(attributes)
+        assert attributes.colour and attributes.shape and attributes.motion  # for the type checker
         words = [_pick(rng, PARAPHRASE_COLOURS[attributes.colour]), _pick(rng, PARAPHRASE_SHAPES[attributes.shape])]
         if attributes.size and rng.random() < 0.4:
             words.insert(0, _pick(rng, PARAPHRASE_SIZES[attributes.size]))

@@ -14,12 +14,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from sora_core.video_io import VideoError
+
 __all__ = ["DEGRADATIONS", "add_noise", "blur", "colour_shift", "downsample", "temporal_blur"]
 
 
 def _array(video: torch.Tensor) -> np.ndarray:
     if video.dim() not in (4, 5):
-        raise ValueError(f"expected a video (3, T, H, W) or (B, 3, T, H, W), got shape {tuple(video.shape)}")
+        raise VideoError(f"expected a video (3, T, H, W) or (B, 3, T, H, W), got shape {tuple(video.shape)}")
     return video.detach().float().cpu().numpy()
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sora_synth.captions import PromptSpec, parse_prompt
+from sora_synth.captions import PromptError, PromptSpec, parse_prompt
 from sora_synth.segment import Blob, find_blobs, to_rgb_frames
 from sora_synth.vocabulary import SIZES, ObjectAttributes
 
@@ -251,7 +251,7 @@ def score(video: object, prompt: str | PromptSpec, tracks: Sequence[ObjectTrack]
     best_agree = -1
     options: list[int | None] = list(range(len(found)))
     slots = options + [None] * max(0, len(wanted) - len(found))
-    for chosen in set(itertools.permutations(slots, len(wanted))):
+    for chosen in dict.fromkeys(itertools.permutations(slots, len(wanted))):  # unique, in a fixed order
         agree = sum(_agreements(w, found[t]) for w, t in zip(wanted, chosen, strict=True) if t is not None)
         if agree > best_agree:
             best, best_agree = chosen, agree
@@ -324,6 +324,11 @@ def evaluate_many(videos: Iterable[object], prompts: Iterable[str | PromptSpec])
 
     ``videos`` may be a batch tensor ``(B, 3, T, H, W)`` or any iterable of videos.
     """
+    videos, prompts = list(videos), list(prompts)
+    if len(videos) != len(prompts):
+        raise PromptError(
+            f"evaluate_many got {len(videos)} videos but {len(prompts)} prompts", "pass one prompt per video"
+        )
     agreement = Agreement()
     for video, prompt in zip(videos, prompts, strict=True):
         agreement.add(score(video, prompt))

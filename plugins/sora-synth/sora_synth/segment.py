@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sora_core.video_io import VideoError
 from sora_synth.vocabulary import COLOURS
 
 __all__ = ["Blob", "find_blobs", "lab", "name_colour", "to_rgb_frames"]
@@ -47,7 +48,7 @@ def to_rgb_frames(video: object) -> np.ndarray:
     if array.ndim == 5 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 4 or array.shape[0] != 3:
-        raise ValueError(
+        raise VideoError(
             f"expected a video (3, T, H, W) or (1, 3, T, H, W) in [-1, 1], or uint8 frames (T, H, W, 3); "
             f"got shape {tuple(array.shape)} of {array.dtype}"
         )

@@ -127,5 +127,7 @@ def test_a_prompt_with_nothing_recognisable_is_a_clear_error() -> None:
     two = [ObjectAttributes("red", "circle", "left"), ObjectAttributes("blue", "square", "up")]
     with pytest.raises(PromptError, match="no caption template for 2"):
         caption(two, np.random.default_rng(0), templates=["one/np"])
+    with pytest.raises(PromptError, match=r"cannot caption the red object \(left\): its shape is not given"):
+        caption([ObjectAttributes(colour="red", motion="left")], np.random.default_rng(0), templates=["one/np"])
     with pytest.raises(PromptError, match="names the background"):
         caption(two, np.random.default_rng(0), templates=["two/on-bg"])

@@ -14,6 +14,8 @@ from sora_synth.scene import render, render_tensor, sample_scene
 from sora_synth.validate import REQUIRED, ground_truth, validate
 from sora_synth.vocabulary import COLOURS, MOTIONS, SHAPES, ObjectAttributes
 
+from sora_core.video_io import VideoError
+
 
 @pytest.fixture(scope="module")
 def heldout_clips() -> list[tuple[torch.Tensor, str]]:
@@ -98,7 +100,7 @@ def test_inputs_in_every_layout_and_an_empty_video() -> None:
     assert [t.attributes for t in analyse(video.numpy())] == expected
     empty = torch.full((3, 9, 64, 64), -0.5)
     assert analyse(empty) == [] and score(empty, "a red circle").count is False
-    with pytest.raises(ValueError, match=r"expected a video \(3, T, H, W\)"):
+    with pytest.raises(VideoError, match=r"expected a video \(3, T, H, W\)"):
         analyse(torch.zeros(2, 3, 9, 64, 64))
 
 
@@ -117,7 +119,7 @@ def test_evaluate_many_on_a_batch(heldout_clips: list[tuple[torch.Tensor, str]])
     agreement = evaluate_many(videos, prompts)
     assert agreement.clips == 6 and agreement.rates()["all"] == 1.0 and not agreement.failures()
     assert "colour 100.00%" in agreement.format("batch")
-    with pytest.raises(ValueError):
+    with pytest.raises(PromptError, match="6 videos but 5 prompts"):
         evaluate_many(videos, prompts[:5])
 
 
@@ -142,5 +144,5 @@ def test_degradations_keep_shape_and_range() -> None:
             assert out.shape == value.shape and out.dtype == torch.float32
             assert float(out.min()) >= -1.0 - 1e-6 and float(out.max()) <= 1.0 + 1e-6
     assert torch.allclose(blur(batch, 1.0)[1], blur(video, 1.0))
-    with pytest.raises(ValueError, match="expected a video"):
+    with pytest.raises(VideoError, match="expected a video"):
         blur(video[0], 1.0)
