@@ -1,0 +1,99 @@
+"""Stage 2 (train_t2v): exact resume, the loss falls on a fixed batch, and a wrong --vae is reported clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from sora_core import registry
+from training.logging_utils import LossLog
+from training.t2v_objective import (
+    build_denoiser,
+    build_text_encoder,
+    caption_batch,
+    encode_latents,
+    load_vae_encoder,
+    t2v_step_loss,
+)
+from training.train_t2v import parse_args, train
+
+TINY_VAE = {"base_channels": 8, "latent_channels": 4, "temporal_compression": 2, "spatial_compression": 2}
+TINY_DIT = {"hidden_size": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0}
+TINY_TEXT = {"dim": 32, "layers": 1, "heads": 2, "mlp_ratio": 2, "max_length": 48}
+
+
+@pytest.fixture(scope="module")
+def vae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained VAE saved like training.train_vae saves it (encoder/ and decoder/)."""
+    root = tmp_path_factory.mktemp("vae")
+    torch.manual_seed(0)
+    registry.create("sora-vae:causal-vae-encoder", **TINY_VAE).save_pretrained(root / "encoder")
+    registry.create("sora-vae:causal-vae-decoder", **TINY_VAE).save_pretrained(root / "decoder")
+    return root
+
+
+def _args(out: Path, vae: Path | str, steps: int, *extra: str) -> list[str]:
+    return [
+        "--out", str(out), "--vae", str(vae), "--steps", str(steps), "--batch", "2", "--lr", "3e-3",
+        "--warmup", "1", "--frames", "5", "--height", "16", "--width", "16", "--threads", "1",
+        "--log-every", "1", "--denoiser-config", json.dumps(TINY_DIT), "--text-config", json.dumps(TINY_TEXT),
+        *extra,
+    ]  # fmt: skip
+
+
+def _parameters(models: dict[str, Any]) -> list[torch.Tensor]:
+    return [p.detach().clone() for name in ("denoiser", "text_encoder") for p in models[name].parameters()]
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, vae_dir: Path) -> None:
+    expected = _parameters(train(parse_args(_args(tmp_path / "straight", vae_dir, 3))))
+
+    train(parse_args(_args(tmp_path / "split", vae_dir, 2, "--checkpoint-every", "2")))
+    torch.manual_seed(1234)  # whatever the interrupted process did afterwards is forgotten
+    resumed = train(parse_args(_args(tmp_path / "split", vae_dir, 3, "--checkpoint-every", "2", "--resume")))
+    got = _parameters(resumed)
+    assert len(got) == len(expected) and all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+
+    out = tmp_path / "split"
+    assert [r["step"] for r in LossLog.read(out / "log.jsonl")] == [1, 2, 3]
+    summary = json.loads((out / "t2v.json").read_text())
+    assert summary["step"] == 3 and summary["vae_decoder"] == str((vae_dir / "decoder").resolve())
+    denoiser = registry.load("sora-dit:dit-denoiser", weights=out / "denoiser")
+    assert denoiser.config.latent_channels == 4 and denoiser.config.text_dim == 32
+    registry.load("sora-text:byte-transformer", weights=out / "text_encoder")
+
+
+def test_resume_refuses_other_arguments(tmp_path: Path, vae_dir: Path) -> None:
+    train(parse_args(_args(tmp_path, vae_dir, 1)))
+    with pytest.raises(SystemExit, match="was trained with"):
+        train(parse_args([*_args(tmp_path, vae_dir, 2), "--resume", "--cfg-dropout", "0.5"]))
+
+
+def test_loss_falls_on_a_fixed_batch(vae_dir: Path) -> None:
+    torch.set_num_threads(1)
+    vae = load_vae_encoder(str(vae_dir))
+    text = build_text_encoder("sora-text:byte-transformer", 0, TINY_TEXT)
+    denoiser = build_denoiser(vae, "sora-text:byte-transformer", 32, 0, TINY_DIT)
+    video, captions = caption_batch(0, 0, 2, frames=5, height=16, width=16)
+    latent = encode_latents(vae, video)
+    params = [*denoiser.parameters(), *text.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=1e-2)
+    losses = []
+    for _ in range(20):
+        generator = torch.Generator().manual_seed(0)  # the same times and noise each step: a fixed problem
+        loss = t2v_step_loss(denoiser, text, latent, captions, generator, cfg_dropout=0.0).total
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_a_wrong_vae_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no trained VAE encoder there"):
+        train(parse_args(_args(tmp_path / "run", tmp_path / "nowhere", 1)))
+    assert not (tmp_path / "run" / "checkpoints").exists()

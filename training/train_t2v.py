@@ -1,0 +1,169 @@
+"""Stage 2: train the t2v denoiser (``sora-dit:dit-denoiser``) on a frozen VAE's latents, conditioned on a text encoder.
+
+    python -m training.train_t2v --out /tmp/runs/t2v --vae /tmp/runs/vae --steps 3000 --batch 8 --threads 1
+    python -m training.train_t2v --out /tmp/runs/t2v --vae /tmp/runs/vae --steps 3000 --batch 8 --threads 1 --resume
+
+Captioned clips are drawn on the fly from sora-synth's training stream, seeded by ``(seed, step)``, and
+encoded by the frozen VAE encoder (posterior mean). The byte-transformer text encoder is trained jointly;
+MiniLM (``--text-encoder sora-text:minilm-l6``) stays frozen and the denoiser reads its 384 features.
+Writes ``OUT/log.jsonl``, checkpoints under ``OUT/checkpoints/``, and at the end ``OUT/denoiser``,
+``OUT/text_encoder`` (byte transformer only) with ``save_pretrained`` and ``OUT/t2v.json`` (what was trained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sora_core.atomic import atomic_write_text
+from sora_core.errors import SoraError
+from training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.logging_utils import LossLog
+from training.schedule import set_learning_rate, warmup_cosine
+from training.t2v_objective import (
+    BYTE_TRANSFORMER,
+    TEXT_ENCODERS,
+    build_denoiser,
+    build_text_encoder,
+    caption_batch,
+    encode_latents,
+    load_vae_encoder,
+    resolve_vae,
+    t2v_step_loss,
+)
+
+#: Arguments a resumed run must share with the run it continues.
+FIXED = (
+    "seed",
+    "batch",
+    "lr",
+    "warmup",
+    "weight_decay",
+    "cfg_dropout",
+    "text_encoder",
+    "frames",
+    "height",
+    "width",
+    "denoiser_config",
+    "text_config",
+    "vae",
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train_t2v", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="run directory (keep it outside the repository)")
+    parser.add_argument(
+        "--vae", required=True, help="training.train_vae's --out directory (or its encoder/), or 'default'"
+    )
+    parser.add_argument("--text-encoder", default=BYTE_TRANSFORMER, choices=sorted(TEXT_ENCODERS))
+    parser.add_argument("--steps", type=int, default=3000, help="total optimizer steps")
+    parser.add_argument("--batch", type=int, default=8, help="clips per step")
+    parser.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (AdamW)")
+    parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps before the cosine decay")
+    parser.add_argument("--weight-decay", type=float, default=1e-2)
+    parser.add_argument("--cfg-dropout", type=float, default=0.1, help="probability of training on the empty prompt")
+    parser.add_argument("--frames", type=int, default=9)
+    parser.add_argument("--height", type=int, default=64)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--denoiser-config", default="{}", help="JSON config overrides of the denoiser")
+    parser.add_argument("--text-config", default="{}", help="JSON config overrides of the byte-transformer encoder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--log-every", type=int, default=10)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.json")
+    parser.add_argument("--time-limit", type=float, default=None, help="stop (checkpointed) after this many minutes")
+    args = parser.parse_args(argv)
+    args.vae = str(args.vae)
+    return args
+
+
+def _vae_key(vae: str) -> str:
+    return vae if vae == "default" else str(Path(vae).resolve())
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run (or resume) stage 2; returns the trained particles by name (``denoiser``, ``text_encoder``)."""
+    torch.set_num_threads(args.threads)
+    try:
+        vae_encoder = load_vae_encoder(args.vae)
+        encoder_dir, decoder_dir = resolve_vae(args.vae)
+        trained_text, _ = TEXT_ENCODERS[args.text_encoder]
+        text_encoder = build_text_encoder(args.text_encoder, args.seed, json.loads(args.text_config))
+        text_dim = text_encoder.config.dim if trained_text else 384
+        denoiser = build_denoiser(vae_encoder, args.text_encoder, text_dim, args.seed, json.loads(args.denoiser_config))
+    except SoraError as error:
+        sys.exit(f"error: {error}")
+    models: dict[str, Any] = {"denoiser": denoiser}
+    if trained_text:
+        models["text_encoder"] = text_encoder
+    params = [p for m in models.values() for p in m.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
+    fixed = {name: getattr(args, name) for name in FIXED}
+    fixed["vae"] = _vae_key(args.vae)
+    root = args.out / "checkpoints"
+    start = 0
+    if args.resume and (path := latest_checkpoint(root)) is not None:
+        state = load_checkpoint(path, models, optimizer)
+        saved = state.extra.get("fixed", {})
+        if saved != fixed:
+            sys.exit(f"error: {path} was trained with {saved}, this run asks for {fixed}")
+        start = state.step
+        print(f"resumed from {path} at step {start}", flush=True)
+    log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
+    began = time.perf_counter()
+    step = start
+    while step < args.steps:
+        lr = warmup_cosine(step, args.steps, args.lr, args.warmup)
+        set_learning_rate(optimizer, lr)
+        video, captions = caption_batch(args.seed, step, args.batch, args.frames, args.height, args.width)
+        latent = encode_latents(vae_encoder, video)
+        generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+        loss = t2v_step_loss(denoiser, text_encoder, latent, captions, generator, args.cfg_dropout)
+        optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        step += 1
+        if step % args.log_every == 0 or step == args.steps:
+            record = log.write(step, lr=lr, loss=loss.total.item(), dropped=loss.dropped, grad_norm=float(grad_norm))
+            print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)
+        out_of_time = args.time_limit is not None and time.perf_counter() - began > args.time_limit * 60
+        if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
+            save_checkpoint(root, step, models, optimizer, extra={"fixed": fixed, "steps": args.steps})
+        if out_of_time:
+            print(f"time limit reached at step {step}; resume with --resume", flush=True)
+            break
+    for name, model in models.items():
+        model.eval()
+        model.save_pretrained(args.out / name)
+    summary = {
+        "step": step,
+        "steps": args.steps,
+        "text_encoder": args.text_encoder,
+        "text_encoder_weights": "text_encoder" if trained_text else None,
+        "text_dim": text_dim,
+        "vae_encoder": str(encoder_dir.resolve()) if encoder_dir else "default",
+        "vae_decoder": str(decoder_dir.resolve()) if decoder_dir else "default",
+        "frames": args.frames,
+        "height": args.height,
+        "width": args.width,
+    }
+    atomic_write_text(args.out / "t2v.json", json.dumps(summary, indent=1) + "\n")
+    print(f"wrote {', '.join(str(args.out / n) for n in models)} and t2v.json at step {step}", flush=True)
+    return {"denoiser": denoiser, "text_encoder": text_encoder}
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
