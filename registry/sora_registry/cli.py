@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,19 +126,28 @@ def _serve(args: argparse.Namespace) -> int:
     from sora_registry.app import create_app
 
     service = _open(args, create=True)
+    listening = _listen(args.host, args.port)  # bound here, so a busy port is one clear error
     print(
         f"sora-registry {__version__}: serving {args.data} on http://{args.host}:{args.port}/ "
         f"(pip index: http://{args.host}:{args.port}/simple/, max upload {format_size(args.max_upload_size)})",
         flush=True,
     )
-    uvicorn.run(
-        create_app(service, close_on_shutdown=True),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        root_path=args.root_path,
+    config = uvicorn.Config(
+        create_app(service, close_on_shutdown=True), log_level=args.log_level, root_path=args.root_path
     )
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}",
+            "pick a free port with --port, or stop the program that holds this one",
+        ) from None
 
 
 def _token_create(args: argparse.Namespace) -> int:

@@ -145,6 +145,16 @@ def test_serve_runs_the_registry(tmp_path: Path) -> None:
     assert os.path.isfile(tmp_path / "data" / "catalog.sqlite3")
 
 
+def test_serve_on_a_busy_port_is_one_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--data", str(tmp_path / "data"), "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot serve on 127.0.0.1:{port}" in err and "--port" in err and "Traceback" not in err
+
+
 def test_backup_copies_a_consistent_snapshot_incrementally(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from sora_registry.testing import LiveServer, create_token
 
