@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,3 +234,20 @@ def cast_module(particle: Particle) -> nn.Module:
     if not isinstance(particle, nn.Module):
         raise CheckpointError(f"{type(particle).__name__} is not an nn.Module", "checkpoint learned particles only")
     return particle
+
+
+def resume_or_start(root: Path, models: dict[str, Any], optimizer: Any, fixed: dict[str, Any], *, resume: bool) -> int:
+    """The step to start from: 0, or (with ``resume``) the newest checkpoint's after loading it.
+
+    ``fixed`` holds the arguments a resumed run must share with the run it continues (stored in the
+    checkpoint's ``extra["fixed"]``); a mismatch exits with one line naming both.
+    """
+    path = latest_checkpoint(root) if resume else None
+    if path is None:
+        return 0
+    state = load_checkpoint(path, models, optimizer)
+    saved = state.extra.get("fixed", {})
+    if saved != fixed:
+        sys.exit(f"error: {path} was trained with {saved}, this run asks for {fixed}")
+    print(f"resumed from {path} at step {state.step}", flush=True)
+    return state.step

@@ -23,7 +23,7 @@ import torch
 
 from sora_core.atomic import atomic_write_text
 from sora_core.errors import SoraError
-from training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoints import resume_or_start, save_checkpoint
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
 from training.t2v_objective import (
@@ -109,14 +109,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     fixed = {name: getattr(args, name) for name in FIXED}
     fixed["vae"] = _vae_key(args.vae)
     root = args.out / "checkpoints"
-    start = 0
-    if args.resume and (path := latest_checkpoint(root)) is not None:
-        state = load_checkpoint(path, models, optimizer)
-        saved = state.extra.get("fixed", {})
-        if saved != fixed:
-            sys.exit(f"error: {path} was trained with {saved}, this run asks for {fixed}")
-        start = state.step
-        print(f"resumed from {path} at step {start}", flush=True)
+    start = resume_or_start(root, models, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
     began = time.perf_counter()
     step = start

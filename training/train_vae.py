@@ -11,7 +11,6 @@ end, and the trained particles under ``OUT/encoder`` and ``OUT/decoder`` (``save
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import torch
 
 from sora_core import registry
-from training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoints import resume_or_start, save_checkpoint
 from training.data import train_batch
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
@@ -75,14 +74,7 @@ def train(args: argparse.Namespace) -> tuple[Any, Any]:
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
     fixed = {name: getattr(args, name) for name in FIXED}
     root = args.out / "checkpoints"
-    start = 0
-    if args.resume and (path := latest_checkpoint(root)) is not None:
-        state = load_checkpoint(path, models, optimizer)
-        saved = state.extra.get("fixed", {})
-        if saved != fixed:
-            sys.exit(f"error: {path} was trained with {saved}, this run asks for {fixed}")
-        start = state.step
-        print(f"resumed from {path} at step {start}", flush=True)
+    start = resume_or_start(root, models, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
     encoder.train()
     decoder.train()
