@@ -251,3 +251,27 @@ def resume_or_start(root: Path, models: dict[str, Any], optimizer: Any, fixed: d
         sys.exit(f"error: {path} was trained with {saved}, this run asks for {fixed}")
     print(f"resumed from {path} at step {state.step}", flush=True)
     return state.step
+
+
+def checkpoint_if_due(
+    root: Path,
+    step: int,
+    models: dict[str, Any],
+    optimizer: Any,
+    *,
+    fixed: dict[str, Any],
+    total: int,
+    every: int,
+    seconds: float,
+    time_limit: float | None,
+) -> bool:
+    """Checkpoint every ``every`` steps, at the last step, and when ``time_limit`` minutes are spent.
+
+    Returns whether the time limit was reached (the caller stops; the run resumes with ``--resume``).
+    """
+    out_of_time = time_limit is not None and seconds > time_limit * 60
+    if step % every == 0 or step == total or out_of_time:
+        save_checkpoint(root, step, models, optimizer, extra={"fixed": fixed, "steps": total})
+    if out_of_time:
+        print(f"time limit reached at step {step}; resume with --resume", flush=True)
+    return out_of_time

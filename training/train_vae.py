@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from sora_core import registry
-from training.checkpoints import resume_or_start, save_checkpoint
+from training.checkpoints import checkpoint_if_due, resume_or_start
 from training.data import train_batch
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
@@ -102,11 +102,17 @@ def train(args: argparse.Namespace) -> tuple[Any, Any]:
                 grad_norm=float(grad_norm),
             )
             print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)
-        out_of_time = args.time_limit is not None and time.perf_counter() - began > args.time_limit * 60
-        if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
-            save_checkpoint(root, step, models, optimizer, extra={"fixed": fixed, "steps": args.steps})
-        if out_of_time:
-            print(f"time limit reached at step {step}; resume with --resume", flush=True)
+        if checkpoint_if_due(
+            root,
+            step,
+            models,
+            optimizer,
+            fixed=fixed,
+            total=args.steps,
+            every=args.checkpoint_every,
+            seconds=time.perf_counter() - began,
+            time_limit=args.time_limit,
+        ):
             break
     encoder.eval()
     decoder.eval()
