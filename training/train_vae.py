@@ -27,7 +27,18 @@ from training.vae_objective import vae_step_loss
 ENCODER = "sora-vae:causal-vae-encoder"
 DECODER = "sora-vae:causal-vae-decoder"
 #: Arguments a resumed run must share with the run it continues.
-FIXED = ("seed", "batch", "crop", "logvar_init", "lr", "warmup", "kl_weight", "edge_weight", "weight_decay")
+FIXED = (
+    "seed",
+    "batch",
+    "crop",
+    "logvar_init",
+    "lr",
+    "warmup",
+    "kl_weight",
+    "edge_weight",
+    "foreground_weight",
+    "weight_decay",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--kl-weight", type=float, default=1e-4, help="weight of the mean per-element KL")
     parser.add_argument("--edge-weight", type=float, default=0.5, help="weight of the image-gradient L1 term")
+    parser.add_argument(
+        "--foreground-weight",
+        type=float,
+        default=1.0,
+        help="weight of the L1 + MSE averaged over object pixels only (objects cover a small share of a frame)",
+    )
     parser.add_argument(
         "--logvar-init",
         type=float,
@@ -85,7 +102,9 @@ def train(args: argparse.Namespace) -> tuple[Any, Any]:
         set_learning_rate(optimizer, lr)
         video = train_batch(args.seed, step, args.batch, args.crop)
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        loss = vae_step_loss(encoder, decoder, video, generator, args.kl_weight, args.edge_weight)
+        loss = vae_step_loss(
+            encoder, decoder, video, generator, args.kl_weight, args.edge_weight, args.foreground_weight
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -99,6 +118,7 @@ def train(args: argparse.Namespace) -> tuple[Any, Any]:
                 reconstruction=loss.reconstruction.item(),
                 kl=loss.kl.item(),
                 edge=loss.edge.item(),
+                foreground=loss.foreground.item(),
                 grad_norm=float(grad_norm),
             )
             print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from pydantic import Field, ValidationInfo, field_validator
+from torch import Tensor
 
 from sora_core.config import ParticleConfig
 from sora_vae.spaces import (
@@ -13,6 +15,13 @@ from sora_vae.spaces import (
     DEFAULT_TEMPORAL_COMPRESSION,
     latent_space,
 )
+
+
+def _per_channel(values: tuple[float, ...], like: Tensor) -> Tensor:
+    """``values`` as a tensor broadcasting over dimension 1 of ``like``."""
+    shape = (1, len(values)) + (1,) * (like.dim() - 2)
+    return torch.tensor(values, dtype=like.dtype, device=like.device).view(shape)
+
 
 #: Channel multipliers used when ``channel_multipliers`` is not set: the first ``levels`` of these.
 AUTO_MULTIPLIERS: tuple[int, ...] = (1, 2, 2, 4)
@@ -46,6 +55,28 @@ class CausalVAEConfig(ParticleConfig):
         ),
     )
     num_res_blocks: int = Field(1, ge=1, le=8, description="residual blocks per resolution level")
+    latent_shift: tuple[float, ...] | None = Field(
+        None,
+        description="per-channel mean of the raw latents, subtracted by the encoder and added back by the decoder "
+        "(null: 0), so that the latents a denoiser sees are centred",
+    )
+    latent_scale: tuple[float, ...] | None = Field(
+        None,
+        description="per-channel factor (1 / std of the raw latents) the encoder multiplies by and the decoder "
+        "divides by (null: 1), so that the latents a denoiser sees have unit variance",
+    )
+
+    @field_validator("latent_shift", "latent_scale")
+    @classmethod
+    def _one_value_per_channel(cls, value: tuple[float, ...] | None, info: ValidationInfo) -> tuple[float, ...] | None:
+        if value is None:
+            return value
+        channels = info.data.get("latent_channels")
+        if channels is not None and len(value) != channels:
+            raise ValueError(f"needs one value per latent channel ({channels}), got {len(value)}")
+        if info.field_name == "latent_scale" and any(not v > 0 for v in value):
+            raise ValueError(f"every scale must be positive, got {list(value)}")
+        return value
 
     @field_validator("channel_multipliers")
     @classmethod
@@ -88,6 +119,28 @@ class CausalVAEConfig(ParticleConfig):
     def latent_space(self) -> str:
         """The space tag of this VAE's latents (see :func:`sora_vae.spaces.latent_space`)."""
         return latent_space(self.latent_channels, self.temporal_compression, self.spatial_compression)
+
+    def normalise(self, raw: Tensor) -> Tensor:
+        """Raw latents ``(B, c, ...)`` to the normalised latents the encoder writes (see ``latent_shift/scale``)."""
+        if self.latent_shift is not None:
+            raw = raw - _per_channel(self.latent_shift, raw)
+        if self.latent_scale is not None:
+            raw = raw * _per_channel(self.latent_scale, raw)
+        return raw
+
+    def denormalise(self, latent: Tensor) -> Tensor:
+        """The inverse of :meth:`normalise`: what the decoder's layers read."""
+        if self.latent_scale is not None:
+            latent = latent / _per_channel(self.latent_scale, latent)
+        if self.latent_shift is not None:
+            latent = latent + _per_channel(self.latent_shift, latent)
+        return latent
+
+    def log_scale(self, like: Tensor) -> Tensor | float:
+        """``2 log latent_scale`` per channel: what normalising adds to a posterior's log-variance."""
+        if self.latent_scale is None:
+            return 0.0
+        return 2.0 * torch.log(_per_channel(self.latent_scale, like))
 
     def latent_frames(self, frames: int) -> int:
         """Latent frames ``t`` for ``frames = 1 + temporal_compression * k`` video frames."""

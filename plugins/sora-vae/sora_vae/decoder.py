@@ -82,7 +82,7 @@ class CausalVAEDecoder(VideoDecoder):
 
     def forward(self, latent: Tensor) -> dict[str, Tensor]:
         check_latent(self.registered_name or "sora-vae:causal-vae-decoder", latent, self.config)
-        x = self.mid(self.conv_in(latent.to(self.conv_in.weight.dtype)))
+        x = self.mid(self.conv_in(self.config.denormalise(latent.to(self.conv_in.weight.dtype))))
         for level in self.levels:
             x = level.up(level.blocks(x))
         return {"video": torch.tanh(self.conv_out(F.silu(self.norm_out(x))))}

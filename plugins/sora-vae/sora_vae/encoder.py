@@ -93,14 +93,16 @@ class CausalVAEEncoder(VideoEncoder):
         return {"video": torch.rand((batch, 3, frames, 16, 16), generator=generator) * 2 - 1}
 
     def moments(self, video: Tensor) -> tuple[Tensor, Tensor]:
-        """The posterior's mean and clamped log-variance, each ``(B, c, t, h, w)``."""
+        """The posterior's mean and clamped log-variance, each ``(B, c, t, h, w)``, normalised by the config's
+        ``latent_shift`` and ``latent_scale``."""
         check_video(self.registered_name or "sora-vae:causal-vae-encoder", video, self.config)
         x = self.conv_in(video.to(self.conv_in.weight.dtype))
         for level in self.levels:
             x = level.down(level.blocks(x))
         x = self.conv_out(F.silu(self.norm_out(self.mid(x))))
         mean, logvar = x.chunk(2, dim=1)
-        return mean.contiguous(), logvar.clamp(*LOGVAR_RANGE).contiguous()
+        logvar = logvar.clamp(*LOGVAR_RANGE) + self.config.log_scale(logvar)
+        return self.config.normalise(mean).contiguous(), logvar.contiguous()
 
     def forward(self, video: Tensor) -> dict[str, Tensor]:
         mean, logvar = self.moments(video)

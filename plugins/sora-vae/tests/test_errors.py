@@ -79,6 +79,9 @@ def test_any_frame_count_works_without_temporal_compression() -> None:
         ({"channel_multipliers": [1, 0, 2]}, "every multiplier must be positive"),
         ({"num_res_blocks": 0}, "field 'num_res_blocks' = 0"),
         ({"latent_channels": 0}, "field 'latent_channels' = 0"),
+        ({"latent_scale": [1.0, 2.0]}, "needs one value per latent channel (8), got 2"),
+        ({"latent_channels": 2, "latent_scale": [1.0, 0.0]}, "every scale must be positive"),
+        ({"latent_shift": [0.0]}, "needs one value per latent channel (8), got 1"),
         ({"sample_posterior": True, "bogus": 1}, "field 'bogus' is not a known option"),
     ],
 )
