@@ -23,11 +23,13 @@ import torch
 
 from sora_core.atomic import atomic_write_text
 from sora_core.errors import SoraError
+from sora_core.safetensors_io import sha256_file
 from training.checkpoints import checkpoint_if_due, resume_or_start
+from training.latent_cache import CACHE_FILE, cache_scenes, cached_batch, load_or_encode
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
 from training.t2v_objective import (
-    BYTE_TRANSFORMER,
+    MINILM,
     TEXT_ENCODERS,
     build_denoiser,
     build_text_encoder,
@@ -53,6 +55,7 @@ FIXED = (
     "denoiser_config",
     "text_config",
     "vae",
+    "cache_clips",
 )
 
 
@@ -62,7 +65,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vae", required=True, help="training.train_vae's --out directory (or its encoder/), or 'default'"
     )
-    parser.add_argument("--text-encoder", default=BYTE_TRANSFORMER, choices=sorted(TEXT_ENCODERS))
+    parser.add_argument(
+        "--text-encoder",
+        default=MINILM,
+        choices=sorted(TEXT_ENCODERS),
+        help="MiniLM (pretrained, frozen; the default t2v pipeline's) or the byte transformer (trained jointly)",
+    )
+    parser.add_argument(
+        "--cache-clips",
+        type=int,
+        default=0,
+        help="encode this many training clips once and draw every batch from them, re-captioned each time "
+        "(0: encode fresh clips every step)",
+    )
     parser.add_argument("--steps", type=int, default=3000, help="total optimizer steps")
     parser.add_argument("--batch", type=int, default=8, help="clips per step")
     parser.add_argument("--lr", type=float, default=3e-4, help="peak learning rate (AdamW)")
@@ -89,6 +104,22 @@ def _vae_key(vae: str) -> str:
     return vae if vae == "default" else str(Path(vae).resolve())
 
 
+def _latent_cache(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path | None) -> tuple[list[Any], Any]:
+    """The cached scenes and their latents (encoded now unless ``OUT`` holds them for this VAE and run)."""
+    scenes = cache_scenes(args.seed, args.cache_clips, aspect=args.width / args.height)
+    files = [encoder_dir / "config.json", encoder_dir / "model.safetensors"] if encoder_dir else []
+    key = {
+        "vae": _vae_key(args.vae),
+        "vae_files": [sha256_file(f) for f in files if f.is_file()],
+        "seed": args.seed,
+        "clips": args.cache_clips,
+        "size": [args.frames, args.height, args.width],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    latents = load_or_encode(args.out / CACHE_FILE, vae_encoder, scenes, key, args.frames, args.height, args.width)
+    return scenes, latents
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or resume) stage 2; returns the trained particles by name (``denoiser``, ``text_encoder``)."""
     torch.set_num_threads(args.threads)
@@ -111,13 +142,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     root = args.out / "checkpoints"
     start = resume_or_start(root, models, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
+    cache = _latent_cache(args, vae_encoder, encoder_dir) if args.cache_clips else None
     began = time.perf_counter()
     step = start
     while step < args.steps:
         lr = warmup_cosine(step, args.steps, args.lr, args.warmup)
         set_learning_rate(optimizer, lr)
-        video, captions = caption_batch(args.seed, step, args.batch, args.frames, args.height, args.width)
-        latent = encode_latents(vae_encoder, video)
+        if cache is not None:
+            latent, captions = cached_batch(args.seed, step, args.batch, *cache)
+        else:
+            video, captions = caption_batch(args.seed, step, args.batch, args.frames, args.height, args.width)
+            latent = encode_latents(vae_encoder, video)
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         loss = t2v_step_loss(denoiser, text_encoder, latent, captions, generator, args.cfg_dropout)
         optimizer.zero_grad(set_to_none=True)

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import load_file
+from sora_synth.splits import HELDOUT_TRIPLES
 
 from sora_core import registry
+from training.latent_cache import CACHE_FILE, cache_scenes, cached_batch, load_or_encode
 from training.logging_utils import LossLog
 from training.t2v_objective import (
     build_denoiser,
@@ -40,7 +43,8 @@ def _args(out: Path, vae: Path | str, steps: int, *extra: str) -> list[str]:
     return [
         "--out", str(out), "--vae", str(vae), "--steps", str(steps), "--batch", "2", "--lr", "3e-3",
         "--warmup", "1", "--frames", "5", "--height", "16", "--width", "16", "--threads", "1",
-        "--log-every", "1", "--denoiser-config", json.dumps(TINY_DIT), "--text-config", json.dumps(TINY_TEXT),
+        "--log-every", "1", "--text-encoder", "sora-text:byte-transformer",
+        "--denoiser-config", json.dumps(TINY_DIT), "--text-config", json.dumps(TINY_TEXT),
         *extra,
     ]  # fmt: skip
 
@@ -97,3 +101,45 @@ def test_a_wrong_vae_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no trained VAE encoder there"):
         train(parse_args(_args(tmp_path / "run", tmp_path / "nowhere", 1)))
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_cached_run_resumes_exactly_and_reuses_its_cache(tmp_path: Path, vae_dir: Path) -> None:
+    cached = ("--cache-clips", "5")
+    expected = _parameters(train(parse_args(_args(tmp_path / "straight", vae_dir, 3, *cached))))
+
+    out = tmp_path / "split"
+    train(parse_args(_args(out, vae_dir, 2, "--checkpoint-every", "2", *cached)))
+    cache = out / CACHE_FILE
+    assert load_file(str(cache))["latents"].shape == (5, 4, 3, 8, 8)
+    written = cache.stat().st_mtime_ns
+    resumed = train(parse_args(_args(out, vae_dir, 3, "--checkpoint-every", "2", "--resume", *cached)))
+    assert cache.stat().st_mtime_ns == written  # read back, not encoded again
+    got = _parameters(resumed)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
+def test_a_cache_made_for_another_vae_or_a_damaged_one_is_encoded_again(tmp_path: Path, vae_dir: Path) -> None:
+    vae = load_vae_encoder(str(vae_dir))
+    scenes = cache_scenes(0, 3)
+    path = tmp_path / CACHE_FILE
+    first = load_or_encode(path, vae, scenes, {"vae": "a"}, 5, 16, 16)
+    other = load_or_encode(path, registry.create("sora-vae:causal-vae-encoder", **TINY_VAE).eval(), scenes,
+                           {"vae": "b"}, 5, 16, 16)  # fmt: skip
+    assert not torch.equal(first, other)
+    path.write_bytes(b"not a safetensors file")
+    again = load_or_encode(path, vae, scenes, {"vae": "a"}, 5, 16, 16)
+    torch.testing.assert_close(again, first)
+
+
+def test_cached_batches_are_recaptioned_and_exclude_held_out_triples() -> None:
+    scenes = cache_scenes(0, 4)
+    latents = torch.arange(4.0).view(4, 1, 1, 1, 1)
+    captions = set()
+    for step in range(40):
+        latent, texts = cached_batch(0, step, 2, scenes, latents)
+        assert latent.shape == (2, 1, 1, 1, 1)
+        captions.update(texts)
+    assert len(captions) > 4  # the same few clips, told in many ways
+    for scene in cache_scenes(0, 200):
+        for obj in scene.objects:
+            assert (obj.attributes.colour, obj.attributes.shape, obj.attributes.motion) not in HELDOUT_TRIPLES

@@ -1,0 +1,84 @@
+"""A fixed set of training clips encoded once by the frozen VAE and re-captioned each time one is drawn.
+
+Encoding a 9x64x64 clip costs about as much as a denoiser step on it, so encoding every clip afresh would
+double stage 2's cost on a CPU. With ``--cache-clips N`` the first ``N`` scenes of a dedicated seed stream
+are encoded once (``OUT/latent-cache.safetensors``, reused by a resumed run) and each training step draws
+``batch`` of them, each with a freshly drawn caption (template, word order, synonyms) and, in the loss,
+fresh noise and time. Scene ``i`` of run seed ``seed`` is ``default_rng([TRAIN, seed, i, 5])``; the draw of
+step ``step`` is ``default_rng([TRAIN, seed, step, 2])``, so a resumed run sees the same batches.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from sora_synth.captions import caption
+from sora_synth.scene import Scene, render_tensor, sample_scene
+from sora_synth.splits import HELDOUT_TRIPLES, TRAINING_TEMPLATES
+from torch import Tensor
+
+from sora_core.atomic import atomic_path
+from training.data import TRAIN
+
+__all__ = ["CACHE_FILE", "cache_scenes", "cached_batch", "load_or_encode"]
+
+CACHE_FILE = "latent-cache.safetensors"
+_SCENE_STREAM = 5
+_STEP_STREAM = 2
+
+
+def cache_scenes(seed: int, count: int, aspect: float = 1.0) -> list[Scene]:
+    """The ``count`` training scenes of the cache of run seed ``seed`` (held-out triples excluded)."""
+    return [
+        sample_scene(np.random.default_rng([TRAIN, seed, i, _SCENE_STREAM]), exclude=HELDOUT_TRIPLES, aspect=aspect)
+        for i in range(count)
+    ]
+
+
+@torch.no_grad()
+def _encode(vae_encoder: Any, scenes: list[Scene], frames: int, height: int, width: int, chunk: int) -> Tensor:
+    parts = []
+    for start in range(0, len(scenes), chunk):
+        video = torch.stack([render_tensor(s, frames, height, width) for s in scenes[start : start + chunk]])
+        parts.append(vae_encoder.moments(video)[0])
+        done = min(start + chunk, len(scenes))
+        if done % (chunk * 16) == 0 or done == len(scenes):
+            print(f"encoded {done}/{len(scenes)} cached clips", flush=True)
+    return torch.cat(parts)
+
+
+def load_or_encode(
+    path: Path, vae_encoder: Any, scenes: list[Scene], key: dict[str, Any], frames: int, height: int, width: int
+) -> Tensor:
+    """The cached latents at ``path`` when they were made for ``key``; otherwise encode ``scenes`` and save them.
+
+    ``key`` (the VAE, seed, clip count and size) is stored in the file's metadata; a cache made for anything
+    else, or one that cannot be read, is encoded again rather than trusted.
+    """
+    wanted = json.dumps(key, sort_keys=True)
+    if path.is_file():
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                stored = (handle.metadata() or {}).get("key")
+            if stored == wanted:
+                return load_file(str(path))["latents"]
+        except (SafetensorError, OSError, KeyError):
+            pass
+    latents = _encode(vae_encoder, scenes, frames, height, width, chunk=32).contiguous()
+    with atomic_path(path) as temporary:
+        save_file({"latents": latents}, str(temporary), metadata={"key": wanted})
+    return latents
+
+
+def cached_batch(seed: int, step: int, batch: int, scenes: list[Scene], latents: Tensor) -> tuple[Tensor, list[str]]:
+    """Training step ``step``'s latents ``(B, c, t, h, w)`` drawn from the cache, and a fresh caption for each."""
+    rng = np.random.default_rng([TRAIN, seed, step, _STEP_STREAM])
+    picks = rng.integers(len(scenes), size=batch)
+    captions = [caption(scenes[i], rng, templates=TRAINING_TEMPLATES).text for i in picks]
+    return latents[torch.from_numpy(picks)], captions
