@@ -1,0 +1,45 @@
+"""training.ship: trained directories become loadable default-weight folders, within the size budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sora_core import registry
+from sora_core.errors import SoraError
+from training.ship import TARGETS, ShipError, ship
+
+TINY_VAE = {"base_channels": 8, "latent_channels": 4}
+TINY_DIT = {"hidden_size": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "latent_channels": 4}
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> dict[str, Path]:
+    torch.manual_seed(0)
+    registry.create("sora-vae:causal-vae-encoder", **TINY_VAE).save_pretrained(tmp_path / "vae/encoder")
+    registry.create("sora-vae:causal-vae-decoder", **TINY_VAE).save_pretrained(tmp_path / "vae/decoder")
+    registry.create("sora-dit:dit-denoiser", **TINY_DIT).save_pretrained(tmp_path / "t2v/denoiser")
+    return {"vae": tmp_path / "vae", "t2v": tmp_path / "t2v"}
+
+
+def test_shipped_weights_load_and_equal_the_trained_ones(tmp_path: Path, runs: dict[str, Path]) -> None:
+    sizes = ship(runs, root=tmp_path / "repo")
+    assert set(sizes) == set(TARGETS)
+    for name, (run, sub, destination) in TARGETS.items():
+        trained = registry.load(name, weights=runs[run] / sub)
+        shipped = registry.load(name, weights=tmp_path / "repo" / destination)
+        assert shipped.config == trained.config
+        for a, b in zip(trained.state_dict().values(), shipped.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_over_budget_or_damaged_weights_ship_nothing(tmp_path: Path, runs: dict[str, Path]) -> None:
+    with pytest.raises(ShipError, match="over the 0 MB budget"):
+        ship(runs, root=tmp_path / "repo", budget=1000)
+    weights = runs["t2v"] / "denoiser" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8])
+    with pytest.raises(SoraError, match=r"model\.safetensors"):
+        ship(runs, root=tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
