@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sora_synth.evaluate import ATTRIBUTES
 
 from sora_core import registry
 from sora_core.video_io import to_frames, write_contact_sheet
@@ -95,6 +96,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             f"{name:10} {r['psnr_db']:8.2f} {r['psnr_db_min']:6.2f} {r['colour_error']:10.2f} "
             f"{r['colour_error_max']:6.1f} {r['object_iou']:8.3f} {r['object_iou_min']:6.3f}"
         )
+    print("sora-synth's evaluator on the reconstructions (captions of the true scenes):")
+    for name, r in results.items():
+        cells = "  ".join(f"{a} {100 * r[f'evaluator_{a}']:5.1f}%" for a in (*ATTRIBUTES, "all"))
+        print(f"  {name:10} {cells}")
     for base in ("untrained", "blur"):
         t, b = results["trained"], results[base]
         print(

@@ -4,6 +4,8 @@ Each pixel of a clip is labelled with the nearest of the scene's colours (backgr
 in the ground truth and in the reconstruction alike; an object's IoU compares those two labelings
 (position and shape preserved), its colour error is the distance between the true colour and the mean
 reconstructed colour over the object's interior (where the ground truth is exactly the object's colour).
+Last, sora-synth's evaluator reads the reconstruction against a caption of the scene: whether the VAE keeps
+what the text-to-video benchmark will measure (colour, shape, motion, count).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sora_synth.captions import caption
+from sora_synth.evaluate import ATTRIBUTES, score
 from sora_synth.scene import Scene
 from sora_synth.vocabulary import BACKGROUNDS, COLOURS
 
@@ -24,6 +28,7 @@ class ClipFigures:
     psnr: float
     colour_errors: tuple[float, ...]  # one per object, RGB distance on the 0..255 scale
     ious: tuple[float, ...]  # one per object
+    evaluator: tuple[float, ...]  # per attribute of ATTRIBUTES: 1 when the evaluator reads the caption's value
 
 
 def psnr(video: torch.Tensor, reconstruction: torch.Tensor) -> float:
@@ -54,7 +59,9 @@ def clip_figures(scene: Scene, video: torch.Tensor, reconstruction: torch.Tensor
         colour_errors.append(float(np.linalg.norm(mean - palette[index])))
         a, b = true_labels == index, recon_labels == index
         ious.append(float((a & b).sum() / max(1, (a | b).sum())))
-    return ClipFigures(psnr(video, reconstruction), tuple(colour_errors), tuple(ious))
+    described = caption(scene, np.random.default_rng(0)).text
+    agrees = tuple(score(reconstruction.detach().float(), described).as_list())
+    return ClipFigures(psnr(video, reconstruction), tuple(colour_errors), tuple(ious), agrees)
 
 
 def blur_baseline(video: torch.Tensor, factor: int = 4) -> torch.Tensor:
@@ -78,4 +85,6 @@ def summarise(figures: list[ClipFigures]) -> dict[str, float]:
         "colour_error_max": float(np.max(colours)),
         "object_iou": float(np.mean(ious)),
         "object_iou_min": float(np.min(ious)),
+        **{f"evaluator_{name}": float(np.mean([f.evaluator[i] for f in figures])) for i, name in enumerate(ATTRIBUTES)},
+        "evaluator_all": float(np.mean([min(f.evaluator) for f in figures])),
     }
