@@ -3,14 +3,17 @@
 First the evaluator's own agreement on ground-truth clips (each held-out and paraphrase prompt's scene rendered
 by sora-synth: it should be ~100 %), then every held-out prompt (``heldout_prompts()``) generated with fixed seeds
 through the ``t2v`` pipeline and scored with ``sora_synth.evaluate.score``: accuracy per attribute against the
-targets (colour >= 90 %, motion >= 85 %, shape >= 70 %, count >= 85 %) with PASS/FAIL, then the same for the
-paraphrase prompts (``paraphrase_prompts()``), which need a MiniLM-conditioned denoiser, and seconds per video.
+targets (colour >= 90 %, motion >= 85 %, shape >= 70 %, count >= 85 %) with PASS/FAIL, then the same figures
+for the paraphrase prompts (``paraphrase_prompts()``: words never seen in training, reported separately and
+without targets; they need a MiniLM-conditioned denoiser), and seconds per video.
 
-    .venv/bin/python benchmarks/bench_t2v_quality.py [--weights DIR|default] [--seeds 2] [--steps 20] [--limit N]
+    .venv/bin/python benchmarks/bench_t2v_quality.py [--weights DIR|default] [--seeds 2] [--limit N] [--sheet X.png]
 
 ``--weights DIR`` is a ``training.train_t2v`` output directory (``denoiser/``, ``text_encoder/``, ``t2v.json``);
-``default`` (the default) is the template as shipped, untrained today. ``--paraphrase-weights DIR`` names a
-MiniLM-trained run for the paraphrases when ``--weights`` is not one.
+``default`` (the default) is the ``t2v`` template as shipped, with its trained weights. ``--paraphrase-weights
+DIR`` names a MiniLM-trained run for the paraphrases when the pipeline of ``--weights`` is not conditioned on
+MiniLM. ``--sheet`` writes a contact sheet: one row of 9 frames for each of the first held-out and paraphrase
+prompts, seed 0.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from sora_synth.scene import render_tensor
 from sora_synth.splits import HeldoutPrompt, heldout_prompts, paraphrase_prompts
 
 from sora_core import registry
+from sora_core.atomic import atomic_write_text
 from sora_core.pipeline import Pipeline
+from sora_core.video_io import to_frames, write_contact_sheet
 
 TARGETS: dict[str, float] = {"colour": 0.90, "motion": 0.85, "shape": 0.70, "count": 0.85}
 MINILM = "sora-text:minilm-l6"
@@ -42,10 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights", default="default", help="training.train_t2v output directory, or 'default'")
     parser.add_argument("--paraphrase-weights", default=None, help="a MiniLM-trained train_t2v output directory")
     parser.add_argument("--seeds", type=int, default=2, help="videos per prompt (seeds 0..N-1)")
-    parser.add_argument("--steps", type=int, default=20, help="sampling steps")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (the template's)")
     parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (template's)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts of each list (quick runs)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet of a few prompts (.png)")
+    parser.add_argument("--sheet-rows", type=int, default=4, help="held-out prompts (and as many paraphrases) on it")
     return parser.parse_args(argv)
 
 
@@ -59,12 +66,14 @@ def run_info(weights: str) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def build_pipeline(weights: str, steps: int, guidance: float | None) -> Pipeline:
+def build_pipeline(weights: str, steps: int | None, guidance: float | None) -> Pipeline:
     """The ``t2v`` pipeline, with the denoiser, text encoder and VAE decoder of a train_t2v run when given."""
     template = Pipeline.from_template("t2v", materialize=False)
     data = template.spec.to_data()
     nodes = data["nodes"]
-    sampler: dict[str, Any] = {**nodes["sampler"].get("config", {}), "steps": steps}
+    sampler: dict[str, Any] = dict(nodes["sampler"].get("config", {}))
+    if steps is not None:
+        sampler["steps"] = steps
     if guidance is not None:
         sampler["guidance_scale"] = guidance
     info = run_info(weights)
@@ -102,9 +111,12 @@ def ground_truth(prompts: tuple[HeldoutPrompt, ...]) -> Agreement:
     return agreement
 
 
-def generate(pipe: Pipeline, prompts: tuple[HeldoutPrompt, ...], seeds: int) -> tuple[Agreement, float]:
-    """Each prompt generated with seeds ``0..seeds-1`` (one video per run) and scored; mean seconds per video."""
-    agreement, seconds = Agreement(), 0.0
+def generate(
+    pipe: Pipeline, prompts: tuple[HeldoutPrompt, ...], seeds: int, keep: int = 0
+) -> tuple[Agreement, float, list[torch.Tensor]]:
+    """Each prompt generated with seeds ``0..seeds-1`` (one video per run) and scored; mean seconds per video,
+    and the seed-0 videos of the first ``keep`` prompts."""
+    agreement, seconds, kept = Agreement(), 0.0, []
     for i, prompt in enumerate(prompts):
         for seed in range(seeds):
             began = time.perf_counter()
@@ -115,7 +127,9 @@ def generate(pipe: Pipeline, prompts: tuple[HeldoutPrompt, ...], seeds: int) -> 
             )["video"]
             seconds += time.perf_counter() - began
             agreement.add(score(video[0], prompt.text))
-    return agreement, seconds / max(1, len(prompts) * seeds)
+            if seed == 0 and i < keep:
+                kept.append(video[0])
+    return agreement, seconds / max(1, len(prompts) * seeds), kept
 
 
 def report(label: str, agreement: Agreement, targets: bool = True) -> bool:
@@ -134,38 +148,54 @@ def report(label: str, agreement: Agreement, targets: bool = True) -> bool:
     return passed
 
 
+def write_sheet(path: Path, videos: list[torch.Tensor], prompts: list[str]) -> None:
+    """One row of frames per video, 2x enlarged; the prompts, row by row, in ``path`` with ``.txt``."""
+    frames = np.concatenate([to_frames(video, scale=2) for video in videos])
+    write_contact_sheet(frames, path, columns=frames.shape[0] // len(videos))
+    atomic_write_text(path.with_suffix(".txt"), "".join(f"{i + 1}. {p}\n" for i, p in enumerate(prompts)))
+    print(f"wrote {path} and {path.with_suffix('.txt')}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    info = run_info(args.weights)
     heldout, paraphrases = heldout_prompts()[: args.limit], paraphrase_prompts()[: args.limit]
+    steps = args.steps or "the template's"
     print(
         f"t2v quality: {len(heldout)} held-out and {len(paraphrases)} paraphrase prompts, {args.seeds} seed(s), "
-        f"{args.steps} steps, weights {args.weights}"
+        f"{steps} sampling steps, weights {args.weights}"
     )
     report("evaluator on ground-truth clips, held-out prompts", ground_truth(heldout), targets=False)
     report("evaluator on ground-truth clips, paraphrase prompts", ground_truth(paraphrases), targets=False)
 
     pipe = build_pipeline(args.weights, args.steps, args.guidance)
-    text_encoder = info["text_encoder"] if info else pipe.spec.nodes["text_encoder"].particle
+    text_encoder = pipe.spec.nodes["text_encoder"].particle
+    keep = args.sheet_rows if args.sheet else 0
     pipe.run({"prompt": ["warm-up"]}, seed=0, progress=False)
-    agreement, per_video = generate(pipe, heldout, args.seeds)
+    agreement, per_video, sheet = generate(pipe, heldout, args.seeds, keep)
     passed = report(f"generated, held-out prompts (text encoder {text_encoder})", agreement)
-    print(f"  {per_video:.2f} s per video")
+    print(f"  {per_video:.2f} s per video ({torch.get_num_threads()} thread(s))")
+    sheet_prompts = [p.text for p in heldout[:keep]]
 
-    paraphrase_weights = args.weights if info and info["text_encoder"] == MINILM else args.paraphrase_weights
-    if paraphrase_weights is None:
-        print(
-            "generated, paraphrase prompts: not available (needs a MiniLM-conditioned denoiser: "
-            "train one with --text-encoder sora-text:minilm-l6 and pass it as --weights or --paraphrase-weights)"
-        )
-    else:
-        if run_info(paraphrase_weights)["text_encoder"] != MINILM:
-            sys.exit(f"error: {paraphrase_weights} was not trained on {MINILM}")
-        pipe = build_pipeline(paraphrase_weights, args.steps, args.guidance)
-        agreement, per_video = generate(pipe, paraphrases, args.seeds)
-        passed &= report(f"generated, paraphrase prompts (text encoder {MINILM})", agreement)
+    if text_encoder != MINILM:
+        if args.paraphrase_weights is None:
+            print(
+                "generated, paraphrase prompts: not available (needs a MiniLM-conditioned denoiser: "
+                "train one with --text-encoder sora-text:minilm-l6 and pass it as --weights or --paraphrase-weights)"
+            )
+            pipe = None
+        else:
+            if run_info(args.paraphrase_weights)["text_encoder"] != MINILM:
+                sys.exit(f"error: {args.paraphrase_weights} was not trained on {MINILM}")
+            pipe = build_pipeline(args.paraphrase_weights, args.steps, args.guidance)
+    if pipe is not None:
+        agreement, per_video, kept = generate(pipe, paraphrases, args.seeds, keep)
+        report(f"generated, paraphrase prompts (text encoder {MINILM}; reported, no targets)", agreement, False)
         print(f"  {per_video:.2f} s per video")
+        sheet += kept
+        sheet_prompts += [p.text for p in paraphrases[:keep]]
+    if args.sheet:
+        write_sheet(args.sheet, sheet, sheet_prompts)
     print("PASS" if passed else "FAIL")
 
 
