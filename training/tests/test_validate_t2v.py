@@ -1,0 +1,17 @@
+"""validate_t2v's prompts: reproducible, training-distribution, never the benchmark's held-out ones."""
+
+from __future__ import annotations
+
+from sora_synth.captions import parse_prompt
+from sora_synth.splits import HELDOUT_TRIPLES, heldout_prompts
+
+from training.validate_t2v import validation_prompts
+
+
+def test_validation_prompts_are_fixed_and_never_held_out() -> None:
+    prompts = validation_prompts(60)
+    assert prompts == validation_prompts(60) and len(set(prompts)) > 50
+    assert not set(prompts) & {p.text for p in heldout_prompts()}
+    for prompt in prompts:
+        for obj in parse_prompt(prompt).objects:
+            assert (obj.colour, obj.shape, obj.motion) not in HELDOUT_TRIPLES
