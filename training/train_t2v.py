@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from sora_core import registry
 from sora_core.atomic import atomic_write_text
 from sora_core.errors import SoraError
 from sora_core.safetensors_io import sha256_file
@@ -29,6 +30,7 @@ from training.latent_cache import CACHE_FILE, cache_scenes, cached_batch, load_o
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
 from training.t2v_objective import (
+    DENOISER,
     MINILM,
     TEXT_ENCODERS,
     build_denoiser,
@@ -56,6 +58,8 @@ FIXED = (
     "text_config",
     "vae",
     "cache_clips",
+    "foreground_weight",
+    "init_denoiser",
 )
 
 
@@ -84,6 +88,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps before the cosine decay")
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--cfg-dropout", type=float, default=0.1, help="probability of training on the empty prompt")
+    parser.add_argument(
+        "--foreground-weight",
+        type=float,
+        default=0.0,
+        help="extra loss weight of latent positions holding objects (0: a plain mean over positions)",
+    )
+    parser.add_argument(
+        "--init-denoiser",
+        default=None,
+        help="start from these denoiser weights (a save_pretrained directory) instead of a fresh denoiser",
+    )
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--width", type=int, default=64)
@@ -129,7 +144,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         trained_text, _ = TEXT_ENCODERS[args.text_encoder]
         text_encoder = build_text_encoder(args.text_encoder, args.seed, json.loads(args.text_config))
         text_dim = text_encoder.config.dim if trained_text else 384
-        denoiser = build_denoiser(vae_encoder, args.text_encoder, text_dim, args.seed, json.loads(args.denoiser_config))
+        if args.init_denoiser:
+            denoiser = registry.load(DENOISER, weights=args.init_denoiser).train()
+            denoiser.requires_grad_(True)
+        else:
+            denoiser = build_denoiser(
+                vae_encoder, args.text_encoder, text_dim, args.seed, json.loads(args.denoiser_config)
+            )
     except SoraError as error:
         sys.exit(f"error: {error}")
     models: dict[str, Any] = {"denoiser": denoiser}
@@ -154,7 +175,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             video, captions = caption_batch(args.seed, step, args.batch, args.frames, args.height, args.width)
             latent = encode_latents(vae_encoder, video)
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        loss = t2v_step_loss(denoiser, text_encoder, latent, captions, generator, args.cfg_dropout)
+        loss = t2v_step_loss(
+            denoiser, text_encoder, latent, captions, generator, args.cfg_dropout, args.foreground_weight
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)

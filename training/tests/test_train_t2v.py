@@ -19,6 +19,7 @@ from training.t2v_objective import (
     build_text_encoder,
     caption_batch,
     encode_latents,
+    latent_foreground,
     load_vae_encoder,
     t2v_step_loss,
 )
@@ -143,3 +144,21 @@ def test_cached_batches_are_recaptioned_and_exclude_held_out_triples() -> None:
     for scene in cache_scenes(0, 200):
         for obj in scene.objects:
             assert (obj.attributes.colour, obj.attributes.shape, obj.attributes.motion) not in HELDOUT_TRIPLES
+
+
+def test_latent_foreground_marks_what_differs_from_the_background() -> None:
+    latent = torch.zeros(1, 2, 1, 4, 4)
+    latent[0, 1, 0, 1, 2] = 3.0
+    mask = latent_foreground(latent)
+    assert mask.shape == (1, 1, 1, 4, 4) and mask.sum() == 1 and mask[0, 0, 0, 1, 2] == 1
+
+
+def test_a_run_can_start_from_trained_denoiser_weights(tmp_path: Path, vae_dir: Path) -> None:
+    first = train(parse_args(_args(tmp_path / "first", vae_dir, 1)))
+    start = [p.detach().clone() for p in first["denoiser"].parameters()]
+    init = ("--init-denoiser", str(tmp_path / "first" / "denoiser"), "--foreground-weight", "3")
+    second = train(parse_args(_args(tmp_path / "second", vae_dir, 1, *init)))
+    after = list(second["denoiser"].parameters())
+    assert len(after) == len(start) and not all(torch.equal(a, b) for a, b in zip(start, after, strict=True))
+    loaded = registry.load("sora-dit:dit-denoiser", weights=tmp_path / "second" / "denoiser")
+    assert loaded.config == first["denoiser"].config

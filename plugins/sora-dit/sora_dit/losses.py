@@ -74,6 +74,7 @@ def training_loss(
     unconditional: tuple[Tensor, Tensor | None] | None = None,
     condition_dropout: float = 0.0,
     generator: torch.Generator | None = None,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """The rectified-flow loss ``mean((denoiser(x_t, t, condition) - (noise - x0))^2)``.
 
@@ -82,7 +83,9 @@ def training_loss(
     tokens. ``timestep`` and ``noise`` default to fresh draws (``sampling``, ``shift``).
     With ``condition_dropout > 0``, that fraction of items (on average) is conditioned on
     ``unconditional`` instead: the empty prompt's ``(embeddings (1, L, D), mask (1, L))``,
-    padded or cut to the condition's length. Differentiable in the denoiser's weights.
+    padded or cut to the condition's length. ``weight`` (broadcastable to the latent, e.g.
+    ``(B, 1, t, h, w)``) makes it a weighted mean ``sum(w e^2) / sum(w)`` over the broadcast
+    elements, to stress some positions. Differentiable in the denoiser's weights.
     """
     prediction_type = getattr(denoiser, "prediction_type", "velocity")
     if prediction_type != "velocity":
@@ -108,7 +111,11 @@ def training_loss(
         )
     x_t = interpolate(latent, noise, timestep)
     out = denoiser(latent=x_t, timestep=timestep, condition=condition, condition_mask=condition_mask)
-    return torch.mean((out["prediction"].float() - velocity_target(latent, noise).float()) ** 2)
+    error = (out["prediction"].float() - velocity_target(latent, noise).float()) ** 2
+    if weight is None:
+        return torch.mean(error)
+    weight = torch.broadcast_to(weight.float().to(error.device), error.shape)
+    return (weight * error).sum() / weight.sum().clamp_min(1e-12)
 
 
 def _drop_conditions(

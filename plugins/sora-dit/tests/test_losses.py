@@ -81,3 +81,18 @@ def test_only_velocity_denoisers_are_trained() -> None:
 
     with pytest.raises(ConfigError, match="predicts epsilon"):
         training_loss(Epsilon(), torch.zeros(1, 1, 1, 1, 1), torch.zeros(1, 1, 1))
+
+
+def test_a_weighted_loss_is_the_weighted_mean_of_the_squared_error() -> None:
+    torch.manual_seed(0)
+    denoiser = registry.create("sora-dit:dit-denoiser", hidden_size=32, depth=1, heads=2)  # predicts zero
+    latent, condition = torch.randn(2, 8, 1, 4, 4), torch.randn(2, 3, 256)
+    noise, t = torch.randn_like(latent), torch.tensor([0.3, 0.8])
+    error = (noise - latent).pow(2)
+    weight = torch.ones(2, 1, 1, 4, 4)
+    weight[:, :, :, :2] = 5.0  # the top half of every frame weighs five times more
+    loss = training_loss(denoiser, latent, condition, timestep=t, noise=noise, weight=weight)
+    expected = (error * weight).sum() / weight.expand_as(error).sum()
+    torch.testing.assert_close(loss, expected)
+    uniform = training_loss(denoiser, latent, condition, timestep=t, noise=noise, weight=torch.ones(1))
+    torch.testing.assert_close(uniform, error.mean())
