@@ -86,6 +86,7 @@ class DiTDenoiser(Denoiser):
     config: DiTDenoiserConfig
     prediction_type = "velocity"
     description = "diffusion transformer (adaLN-zero DiT blocks, cross-attention to text) predicting velocity"
+    default_weights = "weights/dit-denoiser"
 
     def __init__(self, config: DiTDenoiserConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -1,4 +1,4 @@
-"""The t2v template end to end (needs sora-text and sora-vae): shapes, seeds, swaps by name, refusals."""
+"""The t2v template end to end (needs sora-text and sora-vae): trained weights, seeds, swaps by name, refusals."""
 
 from __future__ import annotations
 
@@ -28,31 +28,46 @@ def test_t2v_makes_a_video_from_a_prompt(reference: torch.Tensor) -> None:
     assert reference.min() >= -1 and reference.max() <= 1 and reference.std() > 0
 
 
+def test_the_template_loads_the_shipped_weights() -> None:
+    pipe = Pipeline.from_template("t2v", seed=0)
+    for node, particle in (("denoiser", "sora-dit:dit-denoiser"), ("decoder", "sora-vae:causal-vae-decoder")):
+        assert pipe.spec.nodes[node].weights == "default"
+        shipped = registry.load(particle)
+        for a, b in zip(pipe.nodes[node].state_dict().values(), shipped.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+    assert pipe.nodes["text_encoder"].registered_name == "sora-text:minilm-l6"
+    assert pipe.nodes["denoiser"].config.text_space == "text/minilm-l6@1"
+
+
 def test_the_same_seed_reproduces_and_another_differs(reference: torch.Tensor) -> None:
     assert torch.equal(Pipeline.from_template("t2v", seed=0)(prompt=PROMPT)["video"], reference)
-    short = {}
-    for seed in (0, 1):  # another seed: other initial weights
-        pipe = Pipeline.from_template("t2v", seed=seed)
-        pipe.configure("sampler", steps=2)
-        short[seed] = pipe.run({"prompt": PROMPT}, seed=5)["video"]
-    assert not torch.allclose(short[0], short[1])
-    assert torch.equal(pipe.run({"prompt": PROMPT}, seed=5)["video"], short[1])
-    assert not torch.allclose(pipe.run({"prompt": PROMPT}, seed=6)["video"], short[1])  # another noise
+    pipe = Pipeline.from_template("t2v", seed=1)  # the weights are loaded: the build seed does not change them
+    pipe.configure("sampler", steps=2)
+    first = pipe.run({"prompt": PROMPT}, seed=5)["video"]
+    assert torch.equal(pipe.run({"prompt": PROMPT}, seed=5)["video"], first)
+    assert not torch.allclose(pipe.run({"prompt": PROMPT}, seed=6)["video"], first)  # another noise
 
 
-def test_swapping_the_scheduler_or_the_cross_attention_by_name_changes_the_run() -> None:
+def test_swapping_the_scheduler_changes_the_run_and_a_loaded_denoiser_keeps_its_config() -> None:
     pipe = Pipeline.from_template("t2v", seed=0)
     pipe.configure("sampler", steps=2)
     euler = pipe.run({"prompt": PROMPT}, seed=0)["video"]
     pipe.swap("scheduler", "sora-dit:rectified-flow-heun")
     heun = pipe.run({"prompt": PROMPT}, seed=0)["video"]
     assert heun.shape == euler.shape and not torch.allclose(heun, euler)
-    denoiser = pipe.nodes["denoiser"]
-    pipe.configure("denoiser", cross_attention="sora-dit:gated-cross-attention")
-    assert pipe.nodes["denoiser"] is not denoiser
+    with pytest.raises(IncompatibleSwapError, match="node 'denoiser' is loaded from weights 'default'"):
+        pipe.configure("denoiser", cross_attention="sora-dit:gated-cross-attention")
+
+
+def test_a_fresh_denoiser_with_another_cross_attention_can_replace_the_trained_one() -> None:
+    pipe = Pipeline.from_template("t2v", seed=0)
+    pipe.configure("sampler", steps=2)
+    trained = pipe.run({"prompt": PROMPT}, seed=0)["video"]
+    minilm = {"text_dim": 384, "text_space": "text/minilm-l6@1"}
+    pipe.swap("denoiser", "sora-dit:dit-denoiser", cross_attention="sora-dit:gated-cross-attention", **minilm)
     assert {type(b.cross_attention).__name__ for b in pipe.nodes["denoiser"].blocks} == {"GatedCrossAttention"}
-    gated = pipe.run({"prompt": PROMPT}, seed=0)["video"]
-    assert gated.shape == euler.shape and torch.isfinite(gated).all() and not torch.allclose(gated, heun)
+    fresh = pipe.run({"prompt": PROMPT}, seed=0)["video"]
+    assert fresh.shape == trained.shape and torch.isfinite(fresh).all() and not torch.allclose(fresh, trained)
 
 
 def test_two_prompts_and_no_guidance() -> None:
@@ -65,12 +80,12 @@ def test_two_prompts_and_no_guidance() -> None:
 def test_a_text_encoder_of_another_space_is_refused_at_build_time() -> None:
     pipe = Pipeline.from_template("t2v", seed=0)
     with pytest.raises(IncompatibleSwapError) as caught:
-        pipe.swap("text_encoder", "sora-text:minilm-l6")
+        pipe.swap("text_encoder", "sora-text:byte-transformer")
     message = caught.value.message
     assert "text_encoder.embeddings -> sampler.condition" in message
     assert "'text/minilm-l6@1'" in message and "'text/sora-byte-transformer@1'" in message
     assert "384" in message and "256" in message
-    assert pipe.nodes["text_encoder"].registered_name == "sora-text:byte-transformer"  # unchanged
+    assert pipe.nodes["text_encoder"].registered_name == "sora-text:minilm-l6"  # unchanged
 
 
 def test_a_spec_with_another_latent_size_is_refused_naming_the_decoder_edge() -> None:

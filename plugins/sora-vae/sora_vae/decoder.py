@@ -27,6 +27,7 @@ class CausalVAEDecoder(VideoDecoder):
     Config = CausalVAEDecoderConfig
     config: CausalVAEDecoderConfig
     description = "causal 3D-conv video VAE decoder: latent (B, c, t, h, w) -> video (B, 3, T, H, W) in [-1, 1]"
+    default_weights = "weights/causal-vae-decoder"
 
     def __init__(self, config: CausalVAEDecoderConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -30,6 +30,7 @@ class CausalVAEEncoder(VideoEncoder):
     Config = CausalVAEEncoderConfig
     config: CausalVAEEncoderConfig
     description = "causal 3D-conv video VAE encoder: video (B, 3, T, H, W) -> latent (B, c, t, h, w), first frame alone"
+    default_weights = "weights/causal-vae-encoder"
 
     def __init__(self, config: CausalVAEEncoderConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)

@@ -1,0 +1,51 @@
+"""The shipped t2v pipeline makes what a prompt asks for, judged from pixels by sora-synth's clip-evaluator.
+
+A behaviour test of the trained default weights (the benchmark measures them on every held-out prompt,
+against the issue's targets, which they do not meet yet): a few prompts, one seed each, through the
+template with a judge node added. The bars sit well above chance (an untrained pipeline gets the colour
+about 1 time in 8 and whole clips right never), below what the current weights reach (6/6 colour, 4/6
+motion and count, 3/6 every attribute).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sora_core import registry
+from sora_core.errors import SoraError
+from sora_core.pipeline import Pipeline
+
+PROMPTS = [
+    "a red circle moving right",
+    "a blue square moving up",
+    "a yellow triangle moving left",
+    "a green circle moving down",
+    "a white square staying still",
+    "a magenta triangle moving right",
+]
+
+
+@pytest.fixture(scope="module")
+def scores() -> torch.Tensor:
+    if "sora-synth:clip-evaluator" not in {info.full_name for info in registry.list()}:
+        pytest.skip("needs sora-synth (make setup installs it)")
+    try:
+        spec = Pipeline.from_template("t2v", materialize=False).spec.model_dump(mode="json", exclude_none=True)
+    except SoraError as exc:
+        pytest.skip(f"the t2v template is not installed: {exc}")
+    spec["nodes"]["judge"] = {"particle": "sora-synth:clip-evaluator"}
+    spec["edges"].append("decoder.video -> judge.video")
+    spec["inputs"]["prompt"] = ["prompts.prompt", "judge.prompt"]
+    spec["outputs"]["scores"] = "judge.scores"
+    pipe = Pipeline.from_spec(spec, seed=0)
+    return torch.cat([pipe.run({"prompt": [p]}, seed=i, progress=False)["scores"] for i, p in enumerate(PROMPTS)])
+
+
+def test_generated_clips_follow_the_prompt_far_above_chance(scores: torch.Tensor) -> None:
+    colour, shape, motion, count = scores.mean(0).tolist()
+    assert colour >= 5 / 6, scores
+    assert motion >= 3 / 6, scores
+    assert count >= 3 / 6, scores
+    assert shape >= 2 / 6, scores
+    assert scores.min(dim=1).values.sum() >= 2, scores  # clips with every attribute right
