@@ -135,6 +135,18 @@ def _latent_cache(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path 
     return scenes, latents
 
 
+def _check_init(denoiser: Any, vae_encoder: Any, args: argparse.Namespace) -> None:
+    """Refuse ``--init-denoiser`` weights made for another latent or text space than this run's."""
+    wanted = {"latent_space": vae_encoder.config.latent_space, "text_space": TEXT_ENCODERS[args.text_encoder][1]}
+    wrong = [f"{k} {getattr(denoiser.config, k)!r} (this run: {v!r})" for k, v in wanted.items()
+             if getattr(denoiser.config, k) != v]  # fmt: skip
+    if wrong:
+        raise SoraError(
+            f"--init-denoiser {args.init_denoiser}: the denoiser reads {', '.join(wrong)}",
+            "start from a denoiser trained with the same --vae and --text-encoder, or drop --init-denoiser",
+        )
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or resume) stage 2; returns the trained particles by name (``denoiser``, ``text_encoder``)."""
     torch.set_num_threads(args.threads)
@@ -147,6 +159,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if args.init_denoiser:
             denoiser = registry.load(DENOISER, weights=args.init_denoiser).train()
             denoiser.requires_grad_(True)
+            _check_init(denoiser, vae_encoder, args)
         else:
             denoiser = build_denoiser(
                 vae_encoder, args.text_encoder, text_dim, args.seed, json.loads(args.denoiser_config)

@@ -162,3 +162,10 @@ def test_a_run_can_start_from_trained_denoiser_weights(tmp_path: Path, vae_dir: 
     assert len(after) == len(start) and not all(torch.equal(a, b) for a, b in zip(start, after, strict=True))
     loaded = registry.load("sora-dit:dit-denoiser", weights=tmp_path / "second" / "denoiser")
     assert loaded.config == first["denoiser"].config
+
+
+def test_init_weights_for_another_text_space_are_refused(tmp_path: Path, vae_dir: Path) -> None:
+    train(parse_args(_args(tmp_path / "bytes", vae_dir, 1)))
+    minilm = [*_args(tmp_path / "minilm", vae_dir, 1), "--text-encoder", "sora-text:minilm-l6"]
+    with pytest.raises(SystemExit, match="text_space 'text/sora-byte-transformer@1'"):
+        train(parse_args([*minilm, "--init-denoiser", str(tmp_path / "bytes" / "denoiser")]))
