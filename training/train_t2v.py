@@ -8,6 +8,8 @@ encoded by the frozen VAE encoder (posterior mean). The byte-transformer text en
 MiniLM (``--text-encoder sora-text:minilm-l6``) stays frozen and the denoiser reads its 384 features.
 Writes ``OUT/log.jsonl``, checkpoints under ``OUT/checkpoints/``, and at the end ``OUT/denoiser``,
 ``OUT/text_encoder`` (byte transformer only) with ``save_pretrained`` and ``OUT/t2v.json`` (what was trained).
+With ``--ema D`` (default 0.999) those are the exponential moving averages of the trained weights (the raw
+ones go to ``OUT/denoiser-raw`` and ``OUT/text_encoder-raw``); ``--ema 0`` ships the raw weights.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sora_core.atomic import atomic_write_text
 from sora_core.errors import SoraError
 from sora_core.safetensors_io import sha256_file
 from training.checkpoints import checkpoint_if_due, resume_or_start
+from training.ema import ema_copy, ema_update
 from training.latent_cache import CACHE_FILE, cache_scenes, cached_batch, load_or_encode
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
@@ -60,6 +63,8 @@ FIXED = (
     "cache_clips",
     "foreground_weight",
     "init_denoiser",
+    "ema",
+    "bf16",
 )
 
 
@@ -104,6 +109,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--denoiser-config", default="{}", help="JSON config overrides of the denoiser")
     parser.add_argument("--text-config", default="{}", help="JSON config overrides of the byte-transformer encoder")
+    parser.add_argument(
+        "--ema", type=float, default=0.999, help="decay of the weight average written as the result (0: none)"
+    )
+    parser.add_argument(
+        "--bf16", action="store_true", help="bfloat16 autocast for the forward pass (weights stay float32)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--log-every", type=int, default=10)
@@ -111,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.json")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (checkpointed) after this many minutes")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.ema < 1.0:
+        parser.error(f"--ema {args.ema}: the decay must be in [0, 1) (0 turns the average off)")
     args.vae = str(args.vae)
     return args
 
@@ -148,7 +161,8 @@ def _check_init(denoiser: Any, vae_encoder: Any, args: argparse.Namespace) -> No
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
-    """Run (or resume) stage 2; returns the trained particles by name (``denoiser``, ``text_encoder``)."""
+    """Run (or resume) stage 2; returns the trained particles by name (``denoiser``, ``text_encoder``) and,
+    with ``--ema``, their averages (``denoiser-ema``, and ``text_encoder-ema`` when the text encoder is trained)."""
     torch.set_num_threads(args.threads)
     try:
         vae_encoder = load_vae_encoder(args.vae)
@@ -171,10 +185,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         models["text_encoder"] = text_encoder
     params = [p for m in models.values() for p in m.parameters()]
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
+    averages = {f"{name}-ema": ema_copy(model) for name, model in models.items()} if args.ema else {}
+    saved = {**models, **averages}
     fixed = {name: getattr(args, name) for name in FIXED}
     fixed["vae"] = _vae_key(args.vae)
     root = args.out / "checkpoints"
-    start = resume_or_start(root, models, optimizer, fixed, resume=args.resume)
+    start = resume_or_start(root, saved, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
     cache = _latent_cache(args, vae_encoder, encoder_dir) if args.cache_clips else None
     began = time.perf_counter()
@@ -188,13 +204,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             video, captions = caption_batch(args.seed, step, args.batch, args.frames, args.height, args.width)
             latent = encode_latents(vae_encoder, video)
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        loss = t2v_step_loss(
-            denoiser, text_encoder, latent, captions, generator, args.cfg_dropout, args.foreground_weight
-        )
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = t2v_step_loss(
+                denoiser, text_encoder, latent, captions, generator, args.cfg_dropout, args.foreground_weight
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
+        for name, model in models.items():
+            if averages:
+                ema_update(averages[f"{name}-ema"], model, args.ema, updates=step)
         step += 1
         if step % args.log_every == 0 or step == args.steps:
             record = log.write(step, lr=lr, loss=loss.total.item(), dropped=loss.dropped, grad_norm=float(grad_norm))
@@ -202,7 +222,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if checkpoint_if_due(
             root,
             step,
-            models,
+            saved,
             optimizer,
             fixed=fixed,
             total=args.steps,
@@ -213,7 +233,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             break
     for name, model in models.items():
         model.eval()
-        model.save_pretrained(args.out / name)
+        if averages:
+            model.save_pretrained(args.out / f"{name}-raw")
+            averages[f"{name}-ema"].save_pretrained(args.out / name)
+        else:
+            model.save_pretrained(args.out / name)
     summary = {
         "step": step,
         "steps": args.steps,
@@ -225,10 +249,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "frames": args.frames,
         "height": args.height,
         "width": args.width,
+        "ema": args.ema,
     }
     atomic_write_text(args.out / "t2v.json", json.dumps(summary, indent=1) + "\n")
     print(f"wrote {', '.join(str(args.out / n) for n in models)} and t2v.json at step {step}", flush=True)
-    return {"denoiser": denoiser, "text_encoder": text_encoder}
+    return {"denoiser": denoiser, "text_encoder": text_encoder, **averages}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.validate_t2v", description=__doc__.split("\n\n")[0])
     parser.add_argument("--guidance", type=float, nargs="+", default=[2.0, 3.0, 4.0, 6.0])
     parser.add_argument("--steps", type=int, nargs="+", default=[20])
+    parser.add_argument("--shift", type=float, nargs="+", default=[1.0], help="the scheduler's timestep shift")
     parser.add_argument("--prompts", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -48,14 +49,18 @@ def main(argv: list[str] | None = None) -> None:
     prompts = validation_prompts(args.prompts)
     pipe = Pipeline.from_template("t2v", seed=0)
     rows = []
-    for guidance, steps in itertools.product(args.guidance, args.steps):
+    for guidance, steps, shift in itertools.product(args.guidance, args.steps, args.shift):
         pipe.configure("sampler", guidance_scale=guidance, steps=steps)
+        pipe.configure("scheduler", shift=shift)
         rates = accuracy(pipe, prompts).rates()
-        rows.append((rates["all"], guidance, steps, rates))
+        rows.append((rates["all"], guidance, steps, shift))
         cells = "  ".join(f"{a} {100 * rates[a]:5.1f}%" for a in (*ATTRIBUTES, "all"))
-        print(f"guidance {guidance:4.1f} steps {steps:3d}  {cells}", flush=True)
+        print(f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f}  {cells}", flush=True)
     best = max(rows, key=lambda row: row[0])
-    print(f"best: guidance {best[1]} steps {best[2]} ({100 * best[0]:.1f}% of clips right in every attribute)")
+    print(
+        f"best: guidance {best[1]} steps {best[2]} shift {best[3]} "
+        f"({100 * best[0]:.1f}% of clips right in every attribute)"
+    )
 
 
 if __name__ == "__main__":

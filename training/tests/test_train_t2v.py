@@ -169,3 +169,52 @@ def test_init_weights_for_another_text_space_are_refused(tmp_path: Path, vae_dir
     minilm = [*_args(tmp_path / "minilm", vae_dir, 1), "--text-encoder", "sora-text:minilm-l6"]
     with pytest.raises(SystemExit, match="text_space 'text/sora-byte-transformer@1'"):
         train(parse_args([*minilm, "--init-denoiser", str(tmp_path / "bytes" / "denoiser")]))
+
+
+def test_the_weight_average_resumes_exactly_and_is_what_is_written(tmp_path: Path, vae_dir: Path) -> None:
+    averaged = ("--ema", "0.9")
+    straight = train(parse_args(_args(tmp_path / "straight", vae_dir, 3, *averaged)))
+    out = tmp_path / "split"
+    train(parse_args(_args(out, vae_dir, 2, "--checkpoint-every", "2", *averaged)))
+    resumed = train(parse_args(_args(out, vae_dir, 3, "--checkpoint-every", "2", "--resume", *averaged)))
+    for name in ("denoiser-ema", "text_encoder-ema"):
+        assert all(
+            torch.equal(a, b) for a, b in zip(straight[name].parameters(), resumed[name].parameters(), strict=True)
+        )
+    average = [p.detach() for p in resumed["denoiser-ema"].parameters()]
+    raw = [p.detach() for p in resumed["denoiser"].parameters()]
+    assert any(not torch.equal(a, r) for a, r in zip(average, raw, strict=True))  # an average, not a copy
+
+    written = registry.load("sora-dit:dit-denoiser", weights=out / "denoiser")
+    assert all(torch.equal(a, w) for a, w in zip(average, written.parameters(), strict=True))
+    written_raw = registry.load("sora-dit:dit-denoiser", weights=out / "denoiser-raw")
+    assert all(torch.equal(r, w) for r, w in zip(raw, written_raw.parameters(), strict=True))
+    assert json.loads((out / "t2v.json").read_text())["ema"] == 0.9
+
+
+def test_a_decay_outside_the_unit_interval_is_refused(tmp_path: Path, vae_dir: Path) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(_args(tmp_path, vae_dir, 1, "--ema", "1.5"))
+
+
+def test_the_average_follows_the_ramped_decay() -> None:
+    from training.ema import ema_copy, ema_decay, ema_update
+
+    model = torch.nn.Linear(2, 2)
+    average = ema_copy(model)
+    assert ema_decay(0.999, 0) == pytest.approx(0.1) and ema_decay(0.999, 10**6) == 0.999
+    before = average.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema_update(average, model, 0.999, updates=0)
+    assert torch.allclose(average.weight, before + 0.9)
+    assert not average.weight.requires_grad
+
+
+def test_a_bfloat16_run_trains_float32_weights(tmp_path: Path, vae_dir: Path) -> None:
+    trained = train(parse_args(_args(tmp_path, vae_dir, 2, "--bf16", "--ema", "0")))
+    log = LossLog.read(tmp_path / "log.jsonl")
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    assert all(p.dtype == torch.float32 for p in trained["denoiser"].parameters())
+    written = registry.load("sora-dit:dit-denoiser", weights=tmp_path / "denoiser")
+    assert all(torch.equal(a, b) for a, b in zip(trained["denoiser"].parameters(), written.parameters(), strict=True))
