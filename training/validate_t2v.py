@@ -1,10 +1,12 @@
 """Choose the t2v sampler's guidance scale on validation prompts, never on the benchmark's held-out ones.
 
     python -m training.validate_t2v --guidance 2 3 4 6 --prompts 48
+    python -m training.validate_t2v --denoiser /tmp/runs/t2v/denoiser --guidance 5 --shift 1 3   # a candidate
 
 Validation prompts are captions of training-distribution scenes (held-out colour/shape/motion triples and
 templates excluded, as in training) drawn from a seed stream neither training nor the benchmark uses. Each is
-generated with the shipped ``t2v`` pipeline at every ``--guidance`` (and ``--steps``) and scored by
+generated with the shipped ``t2v`` pipeline (``--denoiser DIR``: with that trained denoiser instead) at every
+``--guidance``, ``--steps`` and ``--shift`` and scored by
 sora-synth's evaluator; the table of per-attribute accuracy is printed, best overall first.
 """
 
@@ -12,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 
 import numpy as np
 import torch
 from sora_synth.evaluate import ATTRIBUTES, Agreement, score
 from sora_synth.splits import training_example
 
+from sora_core.errors import SoraError
 from sora_core.pipeline import Pipeline
+from training.t2v_objective import DENOISER
 
 #: First entropy word of the validation prompts and seeds: a stream of its own.
 VALIDATION = 0x7A1D
@@ -44,10 +49,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shift", type=float, nargs="+", default=[1.0], help="the scheduler's timestep shift")
     parser.add_argument("--prompts", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--denoiser", default=None, help="a trained denoiser directory to validate instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     prompts = validation_prompts(args.prompts)
     pipe = Pipeline.from_template("t2v", seed=0)
+    if args.denoiser:
+        try:
+            pipe.swap("denoiser", DENOISER, weights=args.denoiser)
+        except SoraError as error:
+            sys.exit(f"error: --denoiser {args.denoiser}: {error}")
     rows = []
     for guidance, steps, shift in itertools.product(args.guidance, args.steps, args.shift):
         pipe.configure("sampler", guidance_scale=guidance, steps=steps)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sora_synth.captions import parse_prompt
 from sora_synth.splits import HELDOUT_TRIPLES, heldout_prompts
 
-from training.validate_t2v import validation_prompts
+from training.validate_t2v import main, validation_prompts
 
 
 def test_validation_prompts_are_fixed_and_never_held_out() -> None:
@@ -15,3 +18,8 @@ def test_validation_prompts_are_fixed_and_never_held_out() -> None:
     for prompt in prompts:
         for obj in parse_prompt(prompt).objects:
             assert (obj.colour, obj.shape, obj.motion) not in HELDOUT_TRIPLES
+
+
+def test_a_denoiser_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"--denoiser .*nowhere"):
+        main(["--denoiser", str(tmp_path / "nowhere"), "--prompts", "1", "--threads", "1"])
