@@ -145,7 +145,24 @@ def report(label: str, agreement: Agreement, targets: bool = True) -> bool:
             line += f"  target >= {100 * TARGETS[name]:.0f}%  {'PASS' if ok else 'FAIL'}"
         print(line)
     print(f"  all     {100 * agreement.rate('all'):6.1f}%  (every attribute of a clip right)")
+    for line in breakdown(agreement):
+        print(line)
     return passed
+
+
+def breakdown(agreement: Agreement) -> list[str]:
+    """By how many objects the prompt asks for: clips, all-right rate, and too few / too many objects found."""
+    lines = []
+    for asked in sorted({len(s.prompt.objects) for s in agreement.scores}):
+        scores = [s for s in agreement.scores if len(s.prompt.objects) == asked]
+        right = sum(s.all for s in scores)
+        fewer = sum(len(s.tracks) < asked for s in scores)
+        more = sum(len(s.tracks) > asked for s in scores)
+        lines.append(
+            f"  {asked} object(s) asked: {len(scores)} clips, all right {100 * right / len(scores):5.1f}%, "
+            f"too few objects {100 * fewer / len(scores):5.1f}%, too many {100 * more / len(scores):5.1f}%"
+        )
+    return lines
 
 
 def write_sheet(path: Path, videos: list[torch.Tensor], prompts: list[str]) -> None:
