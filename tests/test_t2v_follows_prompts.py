@@ -3,8 +3,8 @@
 A behaviour test of the trained default weights (the benchmark measures them on every held-out prompt,
 against the issue's targets, which they do not meet yet): a few prompts, one seed each, through the
 template with a judge node added. The bars sit well above chance (an untrained pipeline gets the colour
-about 1 time in 8 and whole clips right never), below what the current weights reach (6/6 colour, 4/6
-motion and count, 3/6 every attribute).
+about 1 time in 8 and whole clips right never), below what the current weights reach (every attribute
+of all 6 clips right), leaving room for the small numerical differences between machines.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def scores() -> torch.Tensor:
 def test_generated_clips_follow_the_prompt_far_above_chance(scores: torch.Tensor) -> None:
     colour, shape, motion, count = scores.mean(0).tolist()
     assert colour >= 5 / 6, scores
-    assert motion >= 3 / 6, scores
-    assert count >= 3 / 6, scores
-    assert shape >= 2 / 6, scores
-    assert scores.min(dim=1).values.sum() >= 2, scores  # clips with every attribute right
+    assert motion >= 4 / 6, scores
+    assert count >= 4 / 6, scores
+    assert shape >= 4 / 6, scores
+    assert scores.min(dim=1).values.sum() >= 3, scores  # clips with every attribute right
