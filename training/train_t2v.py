@@ -212,9 +212,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         loss.total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        for name, model in models.items():
-            if averages:
-                ema_update(averages[f"{name}-ema"], model, args.ema, updates=step)
+        for name, average in averages.items():
+            ema_update(average, models[name.removesuffix("-ema")], args.ema, updates=step)
         step += 1
         if step % args.log_every == 0 or step == args.steps:
             record = log.write(step, lr=lr, loss=loss.total.item(), dropped=loss.dropped, grad_norm=float(grad_norm))
