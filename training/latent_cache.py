@@ -25,6 +25,7 @@ from torch import Tensor
 
 from sora_core.atomic import atomic_path
 from training.data import TRAIN
+from training.synonyms import SYNONYM_STREAM, augment
 
 __all__ = ["CACHE_FILE", "cache_scenes", "cached_batch", "load_or_encode"]
 
@@ -76,9 +77,13 @@ def load_or_encode(
     return latents
 
 
-def cached_batch(seed: int, step: int, batch: int, scenes: list[Scene], latents: Tensor) -> tuple[Tensor, list[str]]:
-    """Training step ``step``'s latents ``(B, c, t, h, w)`` drawn from the cache, and a fresh caption for each."""
+def cached_batch(
+    seed: int, step: int, batch: int, scenes: list[Scene], latents: Tensor, synonym_rate: float = 0.0
+) -> tuple[Tensor, list[str]]:
+    """Training step ``step``'s latents ``(B, c, t, h, w)`` drawn from the cache, and a fresh caption for each
+    (its attribute words swapped for training-only synonyms with probability ``synonym_rate``)."""
     rng = np.random.default_rng([TRAIN, seed, step, _STEP_STREAM])
     picks = rng.integers(len(scenes), size=batch)
     captions = [caption(scenes[i], rng, templates=TRAINING_TEMPLATES).text for i in picks]
-    return latents[torch.from_numpy(picks)], captions
+    swaps = np.random.default_rng([TRAIN, seed, step, SYNONYM_STREAM])
+    return latents[torch.from_numpy(picks)], [augment(c, swaps, synonym_rate) for c in captions]

@@ -19,6 +19,7 @@ from torch import Tensor
 from sora_core import registry
 from sora_core.errors import SoraError
 from training.data import TRAIN
+from training.synonyms import SYNONYM_STREAM, augment
 
 __all__ = [
     "BYTE_TRANSFORMER",
@@ -124,7 +125,7 @@ def build_denoiser(vae_encoder: Any, text_encoder_name: str, text_dim: int, seed
 
 
 def caption_batch(
-    seed: int, step: int, batch: int, frames: int = 9, height: int = 64, width: int = 64
+    seed: int, step: int, batch: int, frames: int = 9, height: int = 64, width: int = 64, synonym_rate: float = 0.0
 ) -> tuple[Tensor, list[str]]:
     """Training step ``step``'s clips ``(B, 3, T, H, W)`` and captions, a pure function of ``(seed, step)``.
 
@@ -137,7 +138,8 @@ def caption_batch(
         scene, written = training_example(rng, aspect=width / height)
         videos.append(render_tensor(scene, frames, height, width))
         captions.append(written.text)
-    return torch.stack(videos), captions
+    swaps = np.random.default_rng([TRAIN, seed, step, SYNONYM_STREAM])
+    return torch.stack(videos), [augment(c, swaps, synonym_rate) for c in captions]
 
 
 @torch.no_grad()

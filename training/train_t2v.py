@@ -65,6 +65,7 @@ FIXED = (
     "init_denoiser",
     "ema",
     "bf16",
+    "synonym_rate",
 )
 
 
@@ -104,6 +105,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="start from these denoiser weights (a save_pretrained directory) instead of a fresh denoiser",
     )
+    parser.add_argument(
+        "--synonym-rate",
+        type=float,
+        default=0.0,
+        help="probability of swapping each attribute word of a caption for a training-only synonym",
+    )
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--width", type=int, default=64)
@@ -122,6 +129,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.json")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (checkpointed) after this many minutes")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.synonym_rate <= 1.0:
+        parser.error(f"--synonym-rate {args.synonym_rate}: a probability, in [0, 1]")
     if not 0.0 <= args.ema < 1.0:
         parser.error(f"--ema {args.ema}: the decay must be in [0, 1) (0 turns the average off)")
     args.vae = str(args.vae)
@@ -199,9 +208,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         lr = warmup_cosine(step, args.steps, args.lr, args.warmup)
         set_learning_rate(optimizer, lr)
         if cache is not None:
-            latent, captions = cached_batch(args.seed, step, args.batch, *cache)
+            latent, captions = cached_batch(args.seed, step, args.batch, *cache, synonym_rate=args.synonym_rate)
         else:
-            video, captions = caption_batch(args.seed, step, args.batch, args.frames, args.height, args.width)
+            video, captions = caption_batch(
+                args.seed, step, args.batch, args.frames, args.height, args.width, args.synonym_rate
+            )
             latent = encode_latents(vae_encoder, video)
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
