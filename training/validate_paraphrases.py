@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 
 import numpy as np
 import torch
@@ -21,9 +20,7 @@ from sora_synth.evaluate import ATTRIBUTES, Agreement, score
 from sora_synth.lexicon import TRAIN_COLOURS, TRAIN_SHAPES
 from sora_synth.splits import training_example
 
-from sora_core.errors import SoraError
-from sora_core.pipeline import Pipeline
-from training.t2v_objective import DENOISER
+from training.validate_t2v import t2v_pipeline
 
 #: First entropy word of these prompts and their seeds.
 DEV_STREAM = 0xDE7
@@ -70,12 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    pipe = Pipeline.from_template("t2v", seed=0)
-    if args.denoiser:
-        try:
-            pipe.swap("denoiser", DENOISER, weights=args.denoiser)
-        except SoraError as error:
-            sys.exit(f"error: --denoiser {args.denoiser}: {error}")
+    pipe = t2v_pipeline(args.denoiser)
     agreement = Agreement()
     for i, (reworded, text) in enumerate(dev_prompts(args.prompts)):
         video = pipe.run({"prompt": [reworded]}, seed=DEV_STREAM + i, progress=False)["video"]

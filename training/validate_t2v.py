@@ -34,6 +34,18 @@ def validation_prompts(count: int) -> list[str]:
     return [training_example(np.random.default_rng([VALIDATION, i]))[1].text for i in range(count)]
 
 
+def t2v_pipeline(denoiser: str | None) -> Pipeline:
+    """The shipped ``t2v`` pipeline, with the trained denoiser directory ``denoiser`` when given (exits with a
+    clear error when it is not one)."""
+    pipe = Pipeline.from_template("t2v", seed=0)
+    if denoiser:
+        try:
+            pipe.swap("denoiser", DENOISER, weights=denoiser)
+        except SoraError as error:
+            sys.exit(f"error: --denoiser {denoiser}: {error}")
+    return pipe
+
+
 def accuracy(pipe: Pipeline, prompts: list[str]) -> Agreement:
     agreement = Agreement()
     for i, prompt in enumerate(prompts):
@@ -53,12 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     prompts = validation_prompts(args.prompts)
-    pipe = Pipeline.from_template("t2v", seed=0)
-    if args.denoiser:
-        try:
-            pipe.swap("denoiser", DENOISER, weights=args.denoiser)
-        except SoraError as error:
-            sys.exit(f"error: --denoiser {args.denoiser}: {error}")
+    pipe = t2v_pipeline(args.denoiser)
     rows = []
     for guidance, steps, shift in itertools.product(args.guidance, args.steps, args.shift):
         pipe.configure("sampler", guidance_scale=guidance, steps=steps)
