@@ -34,10 +34,13 @@ _SCENE_STREAM = 5
 _STEP_STREAM = 2
 
 
-def cache_scenes(seed: int, count: int, aspect: float = 1.0) -> list[Scene]:
-    """The ``count`` training scenes of the cache of run seed ``seed`` (held-out triples excluded)."""
+def cache_scenes(seed: int, count: int, aspect: float = 1.0, p_two: float = 0.4) -> list[Scene]:
+    """The ``count`` training scenes of the cache of run seed ``seed`` (held-out triples excluded), each holding
+    two objects with probability ``p_two`` (0.4: sora-synth's training stream)."""
     return [
-        sample_scene(np.random.default_rng([TRAIN, seed, i, _SCENE_STREAM]), exclude=HELDOUT_TRIPLES, aspect=aspect)
+        sample_scene(
+            np.random.default_rng([TRAIN, seed, i, _SCENE_STREAM]), exclude=HELDOUT_TRIPLES, aspect=aspect, p_two=p_two
+        )
         for i in range(count)
     ]
 

@@ -164,6 +164,8 @@ def t2v_step_loss(
     generator: torch.Generator,
     cfg_dropout: float,
     foreground_weight: float = 0.0,
+    *,
+    time_shift: float = 1.0,
 ) -> T2VStepLoss:
     """Rectified-flow loss on ``latent`` given ``captions``, each dropped to "" with probability ``cfg_dropout``.
 
@@ -171,10 +173,13 @@ def t2v_step_loss(
     when it is being trained (its parameters require them), so it learns with the denoiser. With
     ``foreground_weight`` w, object positions (:func:`latent_foreground`) weigh ``1 + w`` in the loss:
     objects cover a small share of a clip, and without it backgrounds are learnt long before objects.
+    ``time_shift`` s > 1 moves the logit-normal times towards noise (``t -> s t / (1 + (s - 1) t)``).
     """
     drop = (torch.rand(len(captions), generator=generator) < cfg_dropout).tolist()
     texts = ["" if d else c for c, d in zip(captions, drop, strict=True)]
     encoded = text_encoder(text=texts)
     weight = 1.0 + foreground_weight * latent_foreground(latent) if foreground_weight else None
-    loss = training_loss(denoiser, latent, encoded["embeddings"], encoded["mask"], generator=generator, weight=weight)
+    loss = training_loss(
+        denoiser, latent, encoded["embeddings"], encoded["mask"], generator=generator, weight=weight, shift=time_shift
+    )
     return T2VStepLoss(loss, sum(drop))

@@ -66,6 +66,8 @@ FIXED = (
     "ema",
     "bf16",
     "synonym_rate",
+    "time_shift",
+    "two_object_rate",
 )
 
 
@@ -111,6 +113,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="probability of swapping each attribute word of a caption for a training-only synonym",
     )
+    parser.add_argument(
+        "--time-shift",
+        type=float,
+        default=1.0,
+        help="shift the logit-normal training times towards noise (t -> s t / (1 + (s - 1) t)), where the "
+        "layout (how many objects, where) is decided; 1 leaves them as drawn",
+    )
+    parser.add_argument(
+        "--two-object-rate",
+        type=float,
+        default=0.4,
+        help="share of the latent cache's scenes that hold two objects (sora-synth's training stream: 0.4)",
+    )
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--width", type=int, default=64)
@@ -131,6 +146,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0.0 <= args.synonym_rate <= 1.0:
         parser.error(f"--synonym-rate {args.synonym_rate}: a probability, in [0, 1]")
+    if args.time_shift <= 0:
+        parser.error(f"--time-shift {args.time_shift}: must be positive (1 leaves the times as drawn)")
+    if not 0.0 <= args.two_object_rate <= 1.0:
+        parser.error(f"--two-object-rate {args.two_object_rate}: a probability, in [0, 1]")
     if not 0.0 <= args.ema < 1.0:
         parser.error(f"--ema {args.ema}: the decay must be in [0, 1) (0 turns the average off)")
     args.vae = str(args.vae)
@@ -143,7 +162,7 @@ def _vae_key(vae: str) -> str:
 
 def _latent_cache(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path | None) -> tuple[list[Any], Any]:
     """The cached scenes and their latents (encoded now unless ``OUT`` holds them for this VAE and run)."""
-    scenes = cache_scenes(args.seed, args.cache_clips, aspect=args.width / args.height)
+    scenes = cache_scenes(args.seed, args.cache_clips, aspect=args.width / args.height, p_two=args.two_object_rate)
     files = [encoder_dir / "config.json", encoder_dir / "model.safetensors"] if encoder_dir else []
     key = {
         "vae": _vae_key(args.vae),
@@ -152,6 +171,8 @@ def _latent_cache(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path 
         "clips": args.cache_clips,
         "size": [args.frames, args.height, args.width],
     }
+    if args.two_object_rate != 0.4:  # caches made before the option keep their key
+        key["two_object_rate"] = args.two_object_rate
     args.out.mkdir(parents=True, exist_ok=True)
     latents = load_or_encode(args.out / CACHE_FILE, vae_encoder, scenes, key, args.frames, args.height, args.width)
     return scenes, latents
@@ -217,7 +238,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             loss = t2v_step_loss(
-                denoiser, text_encoder, latent, captions, generator, args.cfg_dropout, args.foreground_weight
+                denoiser,
+                text_encoder,
+                latent,
+                captions,
+                generator,
+                args.cfg_dropout,
+                args.foreground_weight,
+                time_shift=args.time_shift,
             )
         optimizer.zero_grad(set_to_none=True)
         loss.total.backward()

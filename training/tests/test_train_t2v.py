@@ -218,3 +218,47 @@ def test_a_bfloat16_run_trains_float32_weights(tmp_path: Path, vae_dir: Path) ->
     assert all(p.dtype == torch.float32 for p in trained["denoiser"].parameters())
     written = registry.load("sora-dit:dit-denoiser", weights=tmp_path / "denoiser")
     assert all(torch.equal(a, b) for a, b in zip(trained["denoiser"].parameters(), written.parameters(), strict=True))
+
+
+class _RecordingDenoiser(torch.nn.Module):
+    """Predicts zero velocity and keeps the times it was asked about."""
+
+    prediction_type = "velocity"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[torch.Tensor] = []
+
+    def forward(self, latent: torch.Tensor, timestep: torch.Tensor, **_: Any) -> dict[str, torch.Tensor]:
+        self.times.append(timestep.detach().clone())
+        return {"prediction": torch.zeros_like(latent)}
+
+
+def test_the_time_shift_moves_training_times_towards_noise() -> None:
+    text_encoder = build_text_encoder("sora-text:byte-transformer", 0, TINY_TEXT)
+    latent = torch.randn(64, 2, 1, 2, 2)
+    captions = ["a red circle moving right"] * 64
+    drawn = {}
+    for shift in (1.0, 3.0):
+        denoiser = _RecordingDenoiser()
+        t2v_step_loss(denoiser, text_encoder, latent, captions, torch.Generator().manual_seed(5), 0.0, time_shift=shift)
+        drawn[shift] = denoiser.times[0]
+    plain, shifted = drawn[1.0], drawn[3.0]
+    assert torch.allclose(shifted, 3 * plain / (1 + 2 * plain))
+    assert bool((shifted > plain).all()) and shifted.median() > 0.6
+
+
+def test_the_cache_holds_the_asked_share_of_two_object_scenes() -> None:
+    assert all(len(s.objects) == 2 for s in cache_scenes(0, 30, p_two=1.0))
+    assert all(len(s.objects) == 1 for s in cache_scenes(0, 30, p_two=0.0))
+    half = sum(len(s.objects) == 2 for s in cache_scenes(0, 400, p_two=0.5))
+    assert 160 < half < 240
+
+
+@pytest.mark.parametrize("option", [["--time-shift", "0"], ["--two-object-rate", "1.5"], ["--two-object-rate", "-0.1"]])
+def test_out_of_range_shift_or_two_object_rate_is_refused(
+    tmp_path: Path, vae_dir: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(_args(tmp_path, vae_dir, 1, *option))
+    assert option[0] in capsys.readouterr().err
