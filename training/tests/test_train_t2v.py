@@ -262,3 +262,13 @@ def test_out_of_range_shift_or_two_object_rate_is_refused(
     with pytest.raises(SystemExit):
         parse_args(_args(tmp_path, vae_dir, 1, *option))
     assert option[0] in capsys.readouterr().err
+
+
+def test_bfloat16_on_a_cpu_without_it_warns(
+    tmp_path: Path, vae_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import training.train_t2v as stage
+
+    monkeypatch.setattr(stage, "cpu_has_bfloat16", lambda: False)
+    train(parse_args(_args(tmp_path, vae_dir, 1, "--bf16", "--ema", "0")))
+    assert "--bf16 on a CPU without bfloat16 instructions" in capsys.readouterr().err
