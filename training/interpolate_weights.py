@@ -30,8 +30,9 @@ def interpolate(first: str | Path, second: str | Path, alpha: float, particle: s
         raise SoraError(f"alpha {alpha} is outside [0, 1]", "pass a weight between 0 (first) and 1 (second)")
     a = registry.load(particle, weights=first)
     b = registry.load(particle, weights=second)
-    if a.config != b.config:
-        differ = sorted(k for k, v in a.config.model_dump().items() if b.config.model_dump().get(k) != v)
+    ours, other = a.config.model_dump(), b.config.model_dump()
+    if ours != other:
+        differ = sorted(k for k in ours.keys() | other.keys() if ours.get(k) != other.get(k))
         raise SoraError(
             f"{first} and {second} are {particle}s of other configs (they differ in {', '.join(differ)})",
             "interpolate only weights of one architecture, such as a fine-tune and the weights it started from",
