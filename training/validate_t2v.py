@@ -59,26 +59,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--guidance", type=float, nargs="+", default=[2.0, 3.0, 4.0, 6.0])
     parser.add_argument("--steps", type=int, nargs="+", default=[20])
     parser.add_argument("--shift", type=float, nargs="+", default=[1.0], help="the scheduler's timestep shift")
+    parser.add_argument(
+        "--interval",
+        nargs="+",
+        default=["0:1"],
+        help="guidance intervals LOW:HIGH of times where guidance applies (the sampler's guidance_interval)",
+    )
     parser.add_argument("--prompts", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--denoiser", default=None, help="a trained denoiser directory to validate instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    intervals = [parse_interval(text, parser) for text in args.interval]
     prompts = validation_prompts(args.prompts)
     pipe = t2v_pipeline(args.denoiser)
     rows = []
-    for guidance, steps, shift in itertools.product(args.guidance, args.steps, args.shift):
-        pipe.configure("sampler", guidance_scale=guidance, steps=steps)
+    for guidance, steps, shift, interval in itertools.product(args.guidance, args.steps, args.shift, intervals):
+        pipe.configure("sampler", guidance_scale=guidance, steps=steps, guidance_interval=interval)
         pipe.configure("scheduler", shift=shift)
         rates = accuracy(pipe, prompts).rates()
-        rows.append((rates["all"], guidance, steps, shift))
+        setting = f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f} interval {interval[0]:.2f}:{interval[1]:.2f}"
+        rows.append((rates["all"], setting))
         cells = "  ".join(f"{a} {100 * rates[a]:5.1f}%" for a in (*ATTRIBUTES, "all"))
-        print(f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f}  {cells}", flush=True)
+        print(f"{setting}  {cells}", flush=True)
     best = max(rows, key=lambda row: row[0])
-    print(
-        f"best: guidance {best[1]} steps {best[2]} shift {best[3]} "
-        f"({100 * best[0]:.1f}% of clips right in every attribute)"
-    )
+    print(f"best: {best[1]} ({100 * best[0]:.1f}% of clips right in every attribute)")
+
+
+def parse_interval(text: str, parser: argparse.ArgumentParser) -> tuple[float, float]:
+    """``"LOW:HIGH"`` -> ``(low, high)``; a malformed one ends the run with a usage error naming it."""
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError:
+        parser.error(f"--interval {text!r}: expected LOW:HIGH, two numbers in [0, 1] such as 0:0.8")
+    if not 0.0 <= low <= high <= 1.0:
+        parser.error(f"--interval {text!r}: needs 0 <= LOW <= HIGH <= 1")
+    return low, high
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ class LatentSamplerConfig(ParticleConfig):
     guidance_scale: float = Field(
         4.0, ge=0, description="classifier-free guidance scale; 1 disables guidance (the unconditional half is unused)"
     )
+    guidance_interval: tuple[float, float] = Field(
+        (0.0, 1.0),
+        description="times (low, high) in [0, 1] where guidance applies; outside it the conditional prediction alone "
+        "is used (guidance near pure noise tends to place extra copies of objects)",
+    )
     steps: int | None = Field(None, ge=1, description="sampling steps; None uses the scheduler's")
     latent_space: str | None = Field(
         None, description="space tag of the latent written; None: the causal VAE's for channels and compressions"
@@ -75,6 +80,14 @@ class LatentSamplerConfig(ParticleConfig):
     def _space(cls, tag: str | None) -> str | None:
         return None if tag is None else checked_space(tag)
 
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval(cls, interval: tuple[float, float]) -> tuple[float, float]:
+        low, high = interval
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f"must be (low, high) with 0 <= low <= high <= 1, got ({low}, {high})")
+        return interval
+
 
 class LatentSampler(WeightlessParticle):
     """Samples a latent video from noise for text conditions, with classifier-free guidance.
@@ -85,7 +98,8 @@ class LatentSampler(WeightlessParticle):
     node), and has its ``scheduler`` integrate the ``denoiser``'s velocity from ``t = 1``
     to ``0``. Each evaluation runs the denoiser once on the ``2B`` batch and guides:
     ``v = v_uncond + s (v_cond - v_uncond)``. With ``guidance_scale = 1`` only the first
-    half is used and the denoiser runs on ``B`` rows.
+    half is used and the denoiser runs on ``B`` rows; so it does at times outside
+    ``guidance_interval`` (guidance in a limited interval, Kynkäänniemi et al. 2024).
     """
 
     kind: ClassVar[str] = LATENT_SAMPLER.name
@@ -226,10 +240,7 @@ class LatentSampler(WeightlessParticle):
             )
         batch = rows // 2
         scale = float(self.config.guidance_scale)
-        guided = scale != 1.0
-        if not guided:
-            condition = condition[:batch]
-            condition_mask = None if condition_mask is None else condition_mask[:batch]
+        low, high = self.config.guidance_interval
         device, dtype = _placement(denoiser, condition)
         condition = condition.to(device=device, dtype=dtype)
         if condition_mask is not None:
@@ -238,11 +249,12 @@ class LatentSampler(WeightlessParticle):
         noise = torch.randn(self.latent_shape(batch)).to(device)
 
         def velocity(sample: Tensor, t: float) -> Tensor:
+            guided = scale != 1.0 and low <= float(t) <= high
+            rows = slice(None) if guided else slice(0, batch)
             latent = torch.cat([sample, sample]) if guided else sample
+            mask = None if condition_mask is None else condition_mask[rows]
             timestep = torch.full((latent.shape[0],), float(t), device=device)
-            out = denoiser(
-                latent=latent.to(dtype), timestep=timestep, condition=condition, condition_mask=condition_mask
-            )
+            out = denoiser(latent=latent.to(dtype), timestep=timestep, condition=condition[rows], condition_mask=mask)
             prediction = out["prediction"].to(torch.float32)
             if not guided:
                 return prediction

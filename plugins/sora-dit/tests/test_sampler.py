@@ -88,6 +88,8 @@ def test_ports_follow_the_vae_and_the_video_size() -> None:
         ({"guidance_scale": -1.0}, "guidance_scale", "greater than or equal to 0"),
         ({"steps": 0}, "steps", "greater than or equal to 1"),
         ({"text_space": "text"}, "text_space", "invalid space tag"),
+        ({"guidance_interval": [0.8, 0.2]}, "guidance_interval", "0 <= low <= high <= 1, got (0.8, 0.2)"),
+        ({"guidance_interval": [0.0, 1.5]}, "guidance_interval", "got (0.0, 1.5)"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_field(config: dict[str, Any], field: str, words: str) -> None:
@@ -108,6 +110,22 @@ def test_guidance_mixes_the_conditional_and_unconditional_velocities(scale: floa
     velocity = conditional if scale == 1.0 else unconditional + scale * (conditional - unconditional)
     torch.testing.assert_close(latent, noise - velocity.view(2, 1, 1, 1, 1))  # one Euler step from t = 1 to 0
     assert ToyDenoiser.calls == [(2 if scale == 1.0 else 4, 1.0)]  # one denoiser call per evaluation
+
+
+def test_guidance_applies_only_inside_its_interval() -> None:
+    ToyDenoiser.calls.clear()
+    particle = sampler(ToyDenoiser(), guidance_scale=4.0, guidance_interval=(0.0, 0.5))
+    given = conditions()
+    latent = run(particle, **given)
+    times = particle.component("scheduler").timesteps(3)  # 1, 2/3, 1/3, 0
+    assert [rows for rows, _ in ToyDenoiser.calls] == [2, 2, 4]  # the unguided calls skip the empty rows
+    assert [t for _, t in ToyDenoiser.calls] == pytest.approx(times[:3])
+    torch.manual_seed(0)
+    noise = torch.randn(2, 8, 2, 4, 6)
+    conditional, unconditional = given["condition"][:2, 0, 0], given["condition"][2:, 0, 0]
+    guided = unconditional + 4.0 * (conditional - unconditional)
+    velocity = (times[0] - times[2]) * conditional + (times[2] - times[3]) * guided
+    torch.testing.assert_close(latent, noise - velocity.view(2, 1, 1, 1, 1))
 
 
 def test_scale_one_equals_sampling_with_the_conditional_half_alone() -> None:
