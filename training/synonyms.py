@@ -22,19 +22,19 @@ __all__ = ["SYNONYMS", "SYNONYM_STREAM", "augment"]
 SYNONYM_STREAM = 7
 
 _COLOURS: dict[str, tuple[str, ...]] = {
-    "red": ("cherry", "vermilion", "cardinal"),
-    "green": ("olive", "mint", "leafy"),
-    "blue": ("cerulean", "ultramarine", "denim"),
-    "yellow": ("canary", "mustard", "sunflower"),
-    "purple": ("lavender", "lilac", "mauve"),
-    "cyan": ("aquamarine", "seafoam", "glacier"),
-    "orange": ("apricot", "pumpkin", "peach"),
-    "white": ("pearl", "chalk", "cream"),
+    "red": ("cherry", "vermilion", "cardinal", "cranberry", "carmine", "tomato", "strawberry", "garnet", "cerise"),
+    "green": ("olive", "mint", "leafy", "grassy", "forest", "pine", "moss", "sage", "shamrock", "fern"),
+    "blue": ("cerulean", "ultramarine", "denim", "royal", "cornflower", "periwinkle", "ocean", "blueberry", "lapis"),
+    "yellow": ("canary", "mustard", "sunflower", "butter", "banana", "daffodil", "buttercup", "sunny", "maize"),
+    "purple": ("lavender", "lilac", "mauve", "grape", "orchid", "eggplant", "aubergine", "mulberry", "wisteria"),
+    "cyan": ("seafoam", "glacier", "lagoon", "peacock", "ice", "pool", "caribbean", "frost", "arctic"),
+    "orange": ("apricot", "pumpkin", "peach", "carrot", "mango", "rust", "copper", "marigold", "papaya"),
+    "white": ("pearl", "chalk", "cream", "bone", "alabaster", "porcelain", "linen", "cotton", "paper"),
 }
 _SHAPES: dict[str, tuple[str, ...]] = {
-    "circle": ("ring", "bead", "marble", "coin"),
-    "square": ("tile", "brick", "slab"),
-    "triangle": ("cone", "spike", "peak"),
+    "circle": ("ring", "bead", "marble", "coin", "button", "wheel", "pebble", "hoop", "bubble"),
+    "square": ("tile", "brick", "slab", "panel", "tablet", "pane"),
+    "triangle": ("cone", "spike", "peak", "tent", "fin", "delta", "thorn"),
 }
 _SIZES: dict[str, tuple[str, ...]] = {
     "small": ("mini", "compact", "dinky"),
@@ -42,13 +42,33 @@ _SIZES: dict[str, tuple[str, ...]] = {
 }
 #: Per motion: alternatives of its ``-ing`` phrases, of its verb phrases, and of its adjectives.
 _MOTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "right": (("shifting right", "going right", "passing to the right"), ("shifts right", "goes right"), ()),
-    "left": (("shifting left", "going left", "passing to the left"), ("shifts left", "goes left"), ()),
-    "up": (("lifting", "going higher", "elevating"), ("lifts", "goes higher", "elevates"), ("lifting", "elevating")),
-    "down": (("lowering", "going lower", "tumbling"), ("lowers", "goes lower", "tumbles"), ("tumbling", "lowering")),
-    "still": (("keeping still", "frozen in place"), ("keeps still", "never moves"), ()),
-    "bouncing": (("hopping", "springing"), ("hops", "springs"), ("hopping", "springing")),
-    "growing": (("widening", "ballooning", "getting larger"), ("widens", "balloons", "gets larger"), ("widening",)),
+    "right": (
+        ("shifting right", "going right", "passing to the right", "creeping right", "rolling right"),
+        ("shifts right", "goes right", "creeps right", "rolls right"),
+        (),
+    ),
+    "left": (
+        ("shifting left", "going left", "passing to the left", "creeping left", "rolling left"),
+        ("shifts left", "goes left", "creeps left", "rolls left"),
+        (),
+    ),
+    "up": (
+        ("lifting", "going higher", "elevating", "mounting"),
+        ("lifts", "goes higher", "elevates", "mounts"),
+        ("lifting", "elevating", "mounting"),
+    ),
+    "down": (
+        ("lowering", "going lower", "tumbling", "dipping"),
+        ("lowers", "goes lower", "tumbles", "dips"),
+        ("tumbling", "lowering", "dipping"),
+    ),
+    "still": (("keeping still", "frozen in place", "staying put"), ("keeps still", "never moves", "stays put"), ()),
+    "bouncing": (("hopping", "springing", "leaping"), ("hops", "springs", "leaps"), ("hopping", "springing")),
+    "growing": (
+        ("widening", "ballooning", "getting larger", "getting wider"),
+        ("widens", "balloons", "gets larger", "gets wider"),
+        ("widening",),
+    ),
 }
 
 

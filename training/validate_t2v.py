@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         pipe.configure("sampler", guidance_scale=guidance, steps=steps, guidance_interval=interval)
         pipe.configure("scheduler", shift=shift)
         rates = accuracy(pipe, prompts).rates()
-        setting = f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f} interval {interval[0]:.2f}:{interval[1]:.2f}"
+        low, high = interval
+        setting = f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f} interval {low:.2f}:{high:.2f}"
         rows.append((rates["all"], setting))
         cells = "  ".join(f"{a} {100 * rates[a]:5.1f}%" for a in (*ATTRIBUTES, "all"))
         print(f"{setting}  {cells}", flush=True)

@@ -19,6 +19,7 @@ from sora_synth.lexicon import (
     TRAIN_COLOURS,
 )
 from sora_synth.splits import training_example
+from sora_text.minilm import load_tokenizer, model_directory
 
 from training.latent_cache import cache_scenes, cached_batch
 from training.synonyms import SYNONYMS, augment
@@ -42,6 +43,20 @@ def test_no_synonym_is_an_evaluation_paraphrase_word() -> None:
     used = _words({s for options in SYNONYMS.values() for s in options})
     assert not used & _evaluation_words()
     assert {"crimson", "disc", "gliding", "bobbing", "stationary"} <= _evaluation_words()
+
+
+def test_no_synonym_shares_a_word_piece_with_an_evaluation_paraphrase_word() -> None:
+    """MiniLM reads word pieces: a synonym spelt "aquamarine" would teach it "aqua", a paraphrase word."""
+    tokenizer = load_tokenizer(model_directory(), 32)
+
+    def pieces(words: set[str]) -> set[str]:
+        found = {piece for word in words for piece in tokenizer.encode(word).tokens[1:-1]}
+        return {piece for piece in found if not piece.startswith("##") and len(piece) > 2}
+
+    used = pieces(_words({s for options in SYNONYMS.values() for s in options}))
+    trained = pieces(_words(set(SYNONYMS)))  # "left" of "leftwards" is a training caption's word already
+    assert not (used - trained) & pieces(_evaluation_words())
+    assert "aqua" in pieces(_evaluation_words())
 
 
 def test_every_training_attribute_word_has_synonyms_of_its_own_attribute() -> None:

@@ -23,3 +23,12 @@ def test_validation_prompts_are_fixed_and_never_held_out() -> None:
 def test_a_denoiser_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"--denoiser .*nowhere"):
         main(["--denoiser", str(tmp_path / "nowhere"), "--prompts", "1", "--threads", "1"])
+
+
+@pytest.mark.parametrize("interval", ["0.8", "a:b", "0.9:0.2", "0:1.5"])
+def test_a_malformed_guidance_interval_is_a_usage_error_naming_it(
+    interval: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--interval", "0:1", interval, "--prompts", "1", "--threads", "1"])
+    assert f"--interval {interval!r}" in capsys.readouterr().err
