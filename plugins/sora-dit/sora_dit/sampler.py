@@ -250,11 +250,11 @@ class LatentSampler(WeightlessParticle):
 
         def velocity(sample: Tensor, t: float) -> Tensor:
             guided = scale != 1.0 and low <= float(t) <= high
-            rows = slice(None) if guided else slice(0, batch)
+            used = slice(None) if guided else slice(0, batch)  # unguided: the prompts' rows only
             latent = torch.cat([sample, sample]) if guided else sample
-            mask = None if condition_mask is None else condition_mask[rows]
+            mask = None if condition_mask is None else condition_mask[used]
             timestep = torch.full((latent.shape[0],), float(t), device=device)
-            out = denoiser(latent=latent.to(dtype), timestep=timestep, condition=condition[rows], condition_mask=mask)
+            out = denoiser(latent=latent.to(dtype), timestep=timestep, condition=condition[used], condition_mask=mask)
             prediction = out["prediction"].to(torch.float32)
             if not guided:
                 return prediction
