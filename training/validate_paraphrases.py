@@ -27,16 +27,16 @@ DEV_STREAM = 0xDE7
 #: Colour words and shape nouns for this check only.
 DEV_WORDS: dict[str, tuple[str, ...]] = {
     "red": ("rosy", "maroon"),
-    "green": ("grassy", "verdant"),
-    "blue": ("cornflower", "indigo"),
-    "yellow": ("buttery", "saffron"),
-    "purple": ("orchid", "magenta"),
-    "cyan": ("peacock", "seawater"),
-    "orange": ("carrot", "marigold"),
-    "white": ("alabaster", "porcelain"),
-    "circle": ("globe", "button"),
-    "square": ("panel", "plaque"),
-    "triangle": ("pennant", "delta"),
+    "green": ("pea", "verdant"),
+    "blue": ("steel", "indigo"),
+    "yellow": ("sunshine", "saffron"),
+    "purple": ("heather", "magenta"),
+    "cyan": ("glacial", "seawater"),
+    "orange": ("tawny", "ginger"),
+    "white": ("eggshell", "vanilla"),
+    "circle": ("globe", "pellet"),
+    "square": ("placard", "plaque"),
+    "triangle": ("pennant", "gable"),
 }
 _SPOKEN = {word: DEV_WORDS[meaning] for table in (TRAIN_COLOURS, TRAIN_SHAPES) for meaning, words in table.items()
            for word in words}  # fmt: skip
