@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ def t2v_pipeline(denoiser: str | None) -> Pipeline:
     pipe = Pipeline.from_template("t2v", seed=0)
     if denoiser:
         try:
-            pipe.swap("denoiser", DENOISER, weights=denoiser)
+            # resolved here: a relative path would be read against the template's folder
+            pipe.swap("denoiser", DENOISER, weights=str(Path(denoiser).resolve()))
         except SoraError as error:
             sys.exit(f"error: --denoiser {denoiser}: {error}")
     return pipe
