@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from sora_core import __version__
-from sora_core.errors import LockDriftError, LockFileError, SoraError
+from sora_core.errors import IncompatibleSwapError, LockDriftError, LockFileError, SoraError
 from sora_core.pipeline import Pipeline
 from sora_core.pipeline.lock import (
     FORMAT,
@@ -245,6 +245,18 @@ def test_fresh_node_after_weights_is_drift(registry: Registry, tmp_path: Path) -
         "node 'attention': weight file config.json is locked but no longer there",
         "node 'attention': weight file model.safetensors is locked but no longer there",
     ]
+
+
+def test_a_relative_weights_path_given_to_swap_is_read_from_the_working_directory(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.create(ATTENTION).save_pretrained(tmp_path / "mine")
+    monkeypatch.chdir(tmp_path)
+    pipe = Pipeline.from_template("seed", registry=registry)  # its base folder is the template's, not tmp_path
+    pipe.swap("attention", ATTENTION, weights="mine")
+    assert pipe.spec.nodes["attention"].weights == str((tmp_path / "mine").resolve())
+    with pytest.raises(IncompatibleSwapError, match="missing"):
+        pipe.swap("attention", ATTENTION, weights="missing")
 
 
 def test_renamed_node_is_removed_and_added(spec_file: Path, tmp_path: Path) -> None:

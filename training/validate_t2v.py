@@ -2,11 +2,12 @@
 
     python -m training.validate_t2v --guidance 2 3 4 6 --prompts 48
     python -m training.validate_t2v --denoiser /tmp/runs/t2v/denoiser --guidance 5 --shift 1 3   # a candidate
+    python -m training.validate_t2v --guidance 4 --shift 3 --schedule none 0.91:2 --prompts 128 --first 64
 
 Validation prompts are captions of training-distribution scenes (held-out colour/shape/motion triples and
 templates excluded, as in training) drawn from a seed stream neither training nor the benchmark uses. Each is
 generated with the shipped ``t2v`` pipeline (``--denoiser DIR``: with that trained denoiser instead) at every
-``--guidance``, ``--steps`` and ``--shift`` and scored by
+``--guidance``, ``--steps``, ``--shift``, ``--interval`` and ``--schedule`` and scored by
 sora-synth's evaluator; the table of per-attribute accuracy is printed, best overall first.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,9 +30,9 @@ from training.t2v_objective import DENOISER
 VALIDATION = 0x7A1D
 
 
-def validation_prompts(count: int) -> list[str]:
-    """``count`` captions of training-distribution scenes from the validation stream."""
-    return [training_example(np.random.default_rng([VALIDATION, i]))[1].text for i in range(count)]
+def validation_prompts(count: int, first: int = 0) -> list[str]:
+    """``count`` captions of training-distribution scenes from the validation stream, from its ``first``."""
+    return [training_example(np.random.default_rng([VALIDATION, i]))[1].text for i in range(first, first + count)]
 
 
 def t2v_pipeline(denoiser: str | None) -> Pipeline:
@@ -41,8 +41,7 @@ def t2v_pipeline(denoiser: str | None) -> Pipeline:
     pipe = Pipeline.from_template("t2v", seed=0)
     if denoiser:
         try:
-            # resolved here: a relative path would be read against the template's folder
-            pipe.swap("denoiser", DENOISER, weights=str(Path(denoiser).resolve()))
+            pipe.swap("denoiser", DENOISER, weights=denoiser)
         except SoraError as error:
             sys.exit(f"error: --denoiser {denoiser}: {error}")
     return pipe
@@ -67,21 +66,37 @@ def main(argv: list[str] | None = None) -> None:
         default=["0:1"],
         help="guidance intervals LOW:HIGH of times where guidance applies (the sampler's guidance_interval)",
     )
+    parser.add_argument(
+        "--schedule",
+        nargs="+",
+        default=["none"],
+        help="guidance schedules (the sampler's guidance_schedule): comma-separated TIME:SCALE pairs such as "
+        "0.91:2, or 'none'",
+    )
     parser.add_argument("--prompts", type=int, default=48)
+    parser.add_argument("--first", type=int, default=0, help="index of the first validation prompt used")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--denoiser", default=None, help="a trained denoiser directory to validate instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     intervals = [parse_interval(text, parser) for text in args.interval]
-    prompts = validation_prompts(args.prompts)
+    schedules = [parse_schedule(text, parser) for text in args.schedule]
+    prompts = validation_prompts(args.prompts, args.first)
     pipe = t2v_pipeline(args.denoiser)
     rows = []
-    for guidance, steps, shift, interval in itertools.product(args.guidance, args.steps, args.shift, intervals):
-        pipe.configure("sampler", guidance_scale=guidance, steps=steps, guidance_interval=interval)
+    grid = itertools.product(args.guidance, args.steps, args.shift, intervals, schedules)
+    for guidance, steps, shift, interval, schedule in grid:
+        pipe.configure(
+            "sampler", guidance_scale=guidance, steps=steps, guidance_interval=interval, guidance_schedule=schedule
+        )
         pipe.configure("scheduler", shift=shift)
         rates = accuracy(pipe, prompts).rates()
         low, high = interval
-        setting = f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f} interval {low:.2f}:{high:.2f}"
+        pairs = ",".join(f"{time:g}:{scale:g}" for time, scale in schedule) or "none"
+        setting = (
+            f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f} interval {low:.2f}:{high:.2f} "
+            f"schedule {pairs}"
+        )
         rows.append((rates["all"], setting))
         cells = "  ".join(f"{a} {100 * rates[a]:5.1f}%" for a in (*ATTRIBUTES, "all"))
         print(f"{setting}  {cells}", flush=True)
@@ -98,6 +113,19 @@ def parse_interval(text: str, parser: argparse.ArgumentParser) -> tuple[float, f
     if not 0.0 <= low <= high <= 1.0:
         parser.error(f"--interval {text!r}: needs 0 <= LOW <= HIGH <= 1")
     return low, high
+
+
+def parse_schedule(text: str, parser: argparse.ArgumentParser) -> tuple[tuple[float, float], ...]:
+    """``"0.91:2,0.5:3"`` -> ``((0.91, 2.0), (0.5, 3.0))``, ``"none"`` -> ``()``; a malformed one is a usage error."""
+    if text == "none":
+        return ()
+    try:
+        pairs = tuple((float(time), float(scale)) for time, scale in (pair.split(":") for pair in text.split(",")))
+    except ValueError:
+        parser.error(f"--schedule {text!r}: expected TIME:SCALE pairs separated by commas, such as 0.91:2")
+    if any(not 0.0 <= time <= 1.0 or scale < 0.0 for time, scale in pairs):
+        parser.error(f"--schedule {text!r}: each TIME must be in [0, 1] and each SCALE at least 0")
+    return pairs
 
 
 if __name__ == "__main__":

@@ -157,8 +157,12 @@ class Pipeline:
     ) -> None:
         """Replace ``node`` by ``particle`` (with ``config``); refused with every reason if it does not fit.
 
-        ``seed`` makes a freshly created particle's initial weights reproducible.
+        ``seed`` makes a freshly created particle's initial weights reproducible. A relative
+        ``weights`` path is the caller's, so it is read against the working directory (a spec
+        file's own relative paths are read against the spec's folder).
         """
+        if weights is not None and weights != "default":
+            weights = str(Path(weights).expanduser().resolve())
         if node not in self.nodes:
             raise IncompatibleSwapError(self.name, [f"unknown node {node!r} (nodes: {', '.join(self.nodes)})"])
         new_spec = NodeSpec(particle=particle, config=config, weights=weights)

@@ -14,6 +14,7 @@ from training.validate_t2v import main, validation_prompts
 def test_validation_prompts_are_fixed_and_never_held_out() -> None:
     prompts = validation_prompts(60)
     assert prompts == validation_prompts(60) and len(set(prompts)) > 50
+    assert validation_prompts(20, first=40) == prompts[40:]
     assert not set(prompts) & {p.text for p in heldout_prompts()}
     for prompt in prompts:
         for obj in parse_prompt(prompt).objects:
@@ -25,10 +26,15 @@ def test_a_denoiser_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
         main(["--denoiser", str(tmp_path / "nowhere"), "--prompts", "1", "--threads", "1"])
 
 
-@pytest.mark.parametrize("interval", ["0.8", "a:b", "0.9:0.2", "0:1.5"])
-def test_a_malformed_guidance_interval_is_a_usage_error_naming_it(
-    interval: str, capsys: pytest.CaptureFixture[str]
+MALFORMED = [("--interval", "0:1", bad) for bad in ("0.8", "a:b", "0.9:0.2", "0:1.5")] + [
+    ("--schedule", "none", bad) for bad in ("0.9", "a:2", "0.9:2,", "1.5:2", "0.5:-1")
+]
+
+
+@pytest.mark.parametrize(("flag", "good", "bad"), MALFORMED)
+def test_a_malformed_interval_or_schedule_is_a_usage_error_naming_it(
+    flag: str, good: str, bad: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit):
-        main(["--interval", "0:1", interval, "--prompts", "1", "--threads", "1"])
-    assert f"--interval {interval!r}" in capsys.readouterr().err
+        main([flag, good, bad, "--prompts", "1", "--threads", "1"])
+    assert f"{flag} {bad!r}" in capsys.readouterr().err

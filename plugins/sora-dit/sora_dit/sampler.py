@@ -45,6 +45,11 @@ class LatentSamplerConfig(ParticleConfig):
         description="times (low, high) in [0, 1] where guidance applies; outside it the conditional prediction alone "
         "is used (guidance near pure noise tends to place extra copies of objects)",
     )
+    guidance_schedule: tuple[tuple[float, float], ...] = Field(
+        (),
+        description="(time, scale) pairs: at times t >= time the pair's scale replaces guidance_scale (of the pairs "
+        "that apply, the one with the highest time wins); e.g. ((0.9, 2.0),) guides near pure noise more gently",
+    )
     steps: int | None = Field(None, ge=1, description="sampling steps; None uses the scheduler's")
     latent_space: str | None = Field(
         None, description="space tag of the latent written; None: the causal VAE's for channels and compressions"
@@ -88,6 +93,25 @@ class LatentSamplerConfig(ParticleConfig):
             raise ValueError(f"must be (low, high) with 0 <= low <= high <= 1, got ({low}, {high})")
         return interval
 
+    @field_validator("guidance_schedule")
+    @classmethod
+    def _schedule(cls, schedule: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        for time, scale in schedule:
+            if not 0.0 <= time <= 1.0 or scale < 0.0:
+                raise ValueError(f"each (time, scale) needs 0 <= time <= 1 and scale >= 0, got ({time}, {scale})")
+        times = [time for time, _ in schedule]
+        if len(set(times)) != len(times):
+            raise ValueError(f"times must differ, got {times}")
+        return tuple(sorted(schedule, reverse=True))
+
+    def guidance_at(self, t: float) -> float:
+        """The guidance scale at time ``t``: the schedule's where a pair applies, else ``guidance_scale``; 1 (no
+        guidance) outside ``guidance_interval``."""
+        low, high = self.guidance_interval
+        if not low <= t <= high:
+            return 1.0
+        return next((scale for time, scale in self.guidance_schedule if t >= time), self.guidance_scale)
+
 
 class LatentSampler(WeightlessParticle):
     """Samples a latent video from noise for text conditions, with classifier-free guidance.
@@ -100,6 +124,8 @@ class LatentSampler(WeightlessParticle):
     ``v = v_uncond + s (v_cond - v_uncond)``. With ``guidance_scale = 1`` only the first
     half is used and the denoiser runs on ``B`` rows; so it does at times outside
     ``guidance_interval`` (guidance in a limited interval, Kynkäänniemi et al. 2024).
+    ``guidance_schedule`` sets other scales from given times up (a gentler scale near pure
+    noise, where strong guidance places extra copies of objects).
     """
 
     kind: ClassVar[str] = LATENT_SAMPLER.name
@@ -239,8 +265,6 @@ class LatentSampler(WeightlessParticle):
                 "make the texts with sora-dit:cfg-prompts before the text encoder",
             )
         batch = rows // 2
-        scale = float(self.config.guidance_scale)
-        low, high = self.config.guidance_interval
         device, dtype = _placement(denoiser, condition)
         condition = condition.to(device=device, dtype=dtype)
         if condition_mask is not None:
@@ -249,7 +273,8 @@ class LatentSampler(WeightlessParticle):
         noise = torch.randn(self.latent_shape(batch)).to(device)
 
         def velocity(sample: Tensor, t: float) -> Tensor:
-            guided = scale != 1.0 and low <= float(t) <= high
+            scale = self.config.guidance_at(float(t))
+            guided = scale != 1.0
             used = slice(None) if guided else slice(0, batch)  # unguided: the prompts' rows only
             latent = torch.cat([sample, sample]) if guided else sample
             mask = None if condition_mask is None else condition_mask[used]

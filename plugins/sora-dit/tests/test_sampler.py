@@ -90,6 +90,10 @@ def test_ports_follow_the_vae_and_the_video_size() -> None:
         ({"text_space": "text"}, "text_space", "invalid space tag"),
         ({"guidance_interval": [0.8, 0.2]}, "guidance_interval", "0 <= low <= high <= 1, got (0.8, 0.2)"),
         ({"guidance_interval": [0.0, 1.5]}, "guidance_interval", "got (0.0, 1.5)"),
+        ({"guidance_schedule": [[1.5, 2.0]]}, "guidance_schedule", "0 <= time <= 1 and scale >= 0, got (1.5, 2.0)"),
+        ({"guidance_schedule": [[0.5, -1.0]]}, "guidance_schedule", "got (0.5, -1.0)"),
+        ({"guidance_schedule": [[0.5, 2.0], [0.5, 3.0]]}, "guidance_schedule", "times must differ"),
+        ({"guidance_schedule": [[0.5]]}, "guidance_schedule.0.1", "Field required"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_field(config: dict[str, Any], field: str, words: str) -> None:
@@ -126,6 +130,33 @@ def test_guidance_applies_only_inside_its_interval() -> None:
     guided = unconditional + 4.0 * (conditional - unconditional)
     velocity = (times[0] - times[2]) * conditional + (times[2] - times[3]) * guided
     torch.testing.assert_close(latent, noise - velocity.view(2, 1, 1, 1, 1))
+
+
+def test_a_guidance_schedule_sets_the_scale_from_its_times_up() -> None:
+    ToyDenoiser.calls.clear()
+    schedule = [(0.5, 3.0), (0.9, 1.0)]  # t >= 0.9: unguided; 0.5 <= t < 0.9: 3; below: guidance_scale
+    particle = sampler(ToyDenoiser(), guidance_scale=4.0, guidance_schedule=schedule)
+    assert particle.config.guidance_schedule == ((0.9, 1.0), (0.5, 3.0))
+    assert [particle.config.guidance_at(t) for t in (1.0, 0.9, 0.7, 0.5, 0.2)] == [1.0, 1.0, 3.0, 3.0, 4.0]
+    given = conditions()
+    latent = run(particle, **given)
+    times = particle.component("scheduler").timesteps(3)  # 1, 2/3, 1/3, 0
+    assert [rows for rows, _ in ToyDenoiser.calls] == [2, 4, 4]
+    torch.manual_seed(0)
+    noise = torch.randn(2, 8, 2, 4, 6)
+    conditional, unconditional = given["condition"][:2, 0, 0], given["condition"][2:, 0, 0]
+
+    def guided(scale: float) -> torch.Tensor:
+        return unconditional + scale * (conditional - unconditional)
+
+    velocity = (times[0] - times[1]) * conditional + (times[1] - times[2]) * guided(3.0)
+    velocity = velocity + (times[2] - times[3]) * guided(4.0)
+    torch.testing.assert_close(latent, noise - velocity.view(2, 1, 1, 1, 1))
+
+
+def test_the_interval_overrides_the_schedule() -> None:
+    particle = sampler(ToyDenoiser(), guidance_schedule=[(0.2, 2.0)], guidance_interval=(0.0, 0.5))
+    assert [particle.config.guidance_at(t) for t in (0.9, 0.5, 0.3, 0.1)] == [1.0, 2.0, 2.0, 4.0]
 
 
 def test_scale_one_equals_sampling_with_the_conditional_half_alone() -> None:
