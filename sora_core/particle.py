@@ -117,11 +117,18 @@ class Particle(ABC):
             )
         return bound[slot]
 
-    def save_pretrained(self, directory: str | os.PathLike[str], *, max_shard_size: int | str | None = None) -> None:
-        """Write ``config.json``, safetensors weights and a sha256 manifest to ``directory``."""
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        max_shard_size: int | str | None = None,
+        storage_dtype: Any = None,
+    ) -> None:
+        """Write ``config.json``, safetensors weights and a sha256 manifest to ``directory``
+        (``storage_dtype="float16"`` stores floating tensors at half width; loading casts them back)."""
         from sora_core.weights import save_pretrained
 
-        save_pretrained(self, directory, max_shard_size=max_shard_size)
+        save_pretrained(self, directory, max_shard_size=max_shard_size, storage_dtype=storage_dtype)
 
     @classmethod
     def from_pretrained(

@@ -37,6 +37,9 @@ WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
 #: safetensors ``__metadata__`` key recording tied tensors stored once: ``{alias: stored name}`` as JSON.
 ALIASES_KEY = "sora.aliases"
+#: ``config.json`` key naming the dtype floating tensors were stored in, when narrower than the particle's own.
+STORAGE_DTYPE_KEY = "storage_dtype"
+STORAGE_DTYPES = ("float16", "bfloat16", "float32", "float64")
 _SHARD_NAME = re.compile(r"model-\d{5}-of-\d{5}\.safetensors")
 
 #: Suffixes of pickle-based formats (``torch.save``, ``pickle``, Lightning checkpoints): never loaded.
@@ -301,6 +304,11 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise WeightsError(
             f"{path} has format {data.get('format')!r}; this sora-core reads format {FORMAT}",
             "upgrade sora-core, or re-save the particle with this version",
+        )
+    if STORAGE_DTYPE_KEY in data and data[STORAGE_DTYPE_KEY] not in STORAGE_DTYPES:
+        raise CorruptWeightsError(
+            f"{path}: {STORAGE_DTYPE_KEY!r} is {data[STORAGE_DTYPE_KEY]!r}, not one of {', '.join(STORAGE_DTYPES)}",
+            RESAVE_HINT,
         )
     return cast("dict[str, Any]", data)
 

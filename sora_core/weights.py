@@ -3,6 +3,7 @@
 A pretrained directory (format 1) holds::
 
     config.json                  {"particle": "module:Class", "kind": ..., "config": {...}, "format": 1}
+                                 (+ "storage_dtype": "float16" when floating tensors are stored narrower)
     model.safetensors            the state dict; above max_shard_size instead
                                  model-00001-of-0000N.safetensors ... and model.safetensors.index.json
     manifest.json                {"format": 1, "files": {name: {"sha256": ..., "size": ...}}}
@@ -38,6 +39,7 @@ from sora_core.safetensors_io import (
     FORMAT,
     INDEX_NAME,
     RESAVE_HINT,
+    STORAGE_DTYPE_KEY,
     WEIGHTS_NAME,
     SafetensorsHeader,
     TensorInfo,
@@ -75,31 +77,46 @@ DEFAULT_MAX_SHARD_SIZE = "2GB"
 
 
 def save_pretrained(
-    particle: Particle, directory: str | os.PathLike[str], *, max_shard_size: int | str | None = None
+    particle: Particle,
+    directory: str | os.PathLike[str],
+    *,
+    max_shard_size: int | str | None = None,
+    storage_dtype: Any = None,
 ) -> None:
-    """Write ``particle`` to ``directory`` atomically: staged in a sibling directory, then renamed into place."""
+    """Write ``particle`` to ``directory`` atomically: staged in a sibling directory, then renamed into place.
+
+    ``storage_dtype`` (``"float16"``, ``torch.bfloat16``) stores every floating tensor in that dtype (half the
+    bytes of float32) and records it in ``config.json``; loading casts them back to the dtype the particle is
+    built with.
+    """
     limit = parse_size(DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
+    storage = None if storage_dtype is None else resolve_dtype(storage_dtype)
     with atomic_directory(Path(os.path.abspath(directory))) as staging:
-        write_json(staging / CONFIG_NAME, _config_payload(particle))
+        write_json(staging / CONFIG_NAME, _config_payload(particle, storage))
         if _is_module_class(type(particle)):
-            _write_weights(cast("torch.nn.Module", particle), staging, limit)
+            _write_weights(cast("torch.nn.Module", particle), staging, limit, storage)
         write_manifest(staging)
 
 
-def _config_payload(particle: Particle) -> dict[str, Any]:
+def _config_payload(particle: Particle, storage: torch.dtype | None) -> dict[str, Any]:
     cls = type(particle)
-    return {
+    payload = {
         "particle": _qualified(cls),
         "kind": cls.kind,
         "config": particle.config.model_dump(mode="json"),
         "format": FORMAT,
     }
+    if storage is not None and _is_module_class(cls):
+        payload[STORAGE_DTYPE_KEY] = _dtype_name(storage)
+    return payload
 
 
-def _write_weights(module: torch.nn.Module, directory: Path, limit: int) -> None:
+def _write_weights(module: torch.nn.Module, directory: Path, limit: int, storage: torch.dtype | None) -> None:
     from safetensors.torch import save_file
 
     tensors, aliases = _tensors_to_store(module)
+    if storage is not None:
+        tensors = {name: t.to(storage) if t.is_floating_point() else t for name, t in tensors.items()}
     shards = _plan_shards(tensors, limit)
     count = len(shards)
     names = [WEIGHTS_NAME] if count == 1 else [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
@@ -185,7 +202,7 @@ def load_pretrained(
     if not _is_module_class(target):
         return cast(P, _build(target, payload["config"], config_path))
     headers = weight_headers(path)
-    module = _load_module(target, payload["config"], config_path, headers, path)
+    module = _load_module(target, payload["config"], config_path, headers, path, payload.get(STORAGE_DTYPE_KEY))
     return cast(P, _finish(module, dtype, device))
 
 
@@ -199,13 +216,15 @@ def _load_file(cls: type[P], path: Path, dtype: Any, device: Any) -> P:
     header = read_header(path)
     target: type[Particle] = cls
     config: dict[str, Any] = {}
+    storage: str | None = None
     config_source = path  # names the file in config errors when the defaults are used
     if (path.parent / CONFIG_NAME).is_file():
         payload, config_source = read_config(path.parent), path.parent / CONFIG_NAME
         target, config = _resolve_class(cls, payload["particle"], config_source), payload["config"]
+        storage = payload.get(STORAGE_DTYPE_KEY)
     if not _is_module_class(target):
         raise WeightsError(f"cannot load {path}: {_qualified(target)} has no weights", "load its directory instead")
-    module = _load_module(target, config, config_source, [header], path)
+    module = _load_module(target, config, config_source, [header], path, storage)
     return cast(P, _finish(module, dtype, device))
 
 
@@ -241,17 +260,25 @@ def _build(cls: type[Particle], config: dict[str, Any], config_path: Path) -> Pa
 
 
 def _load_module(
-    cls: type[Particle], config: dict[str, Any], config_path: Path, headers: list[SafetensorsHeader], source: Path
+    cls: type[Particle],
+    config: dict[str, Any],
+    config_path: Path,
+    headers: list[SafetensorsHeader],
+    source: Path,
+    storage: str | None = None,
 ) -> torch.nn.Module:
+    """``storage``: the dtype name ``config.json`` says floating tensors were stored in (cast on assignment)."""
     module = _construct_on_meta(cls, config, config_path)
     stored, aliases = stored_tensors(headers)
-    sources = _check_tensors(module, stored, aliases, source)
+    sources = _check_tensors(module, stored, aliases, source, storage)
     if _needs_real_init(module):
         # Non-persistent buffers (or plain tensor attributes) get their values only from a real construction.
         module = cast("torch.nn.Module", _build(cls, config, config_path))
     ties = _tie_groups(module)
     tensors = _read_tensors(headers, set(sources.values()))
-    module.load_state_dict({name: tensors[src] for name, src in sources.items()}, strict=True, assign=True)
+    expected = module.state_dict()
+    state = {name: tensors[src].to(expected[name].dtype) for name, src in sources.items()}
+    module.load_state_dict(state, strict=True, assign=True)
     _retie(module, ties)
     for name, tensor in _named_tensors(module):
         if tensor.is_meta:
@@ -273,9 +300,16 @@ def _construct_on_meta(cls: type[Particle], config: dict[str, Any], config_path:
 
 
 def _check_tensors(
-    module: torch.nn.Module, stored: dict[str, tuple[Path, TensorInfo]], aliases: dict[str, str], source: Path
+    module: torch.nn.Module,
+    stored: dict[str, tuple[Path, TensorInfo]],
+    aliases: dict[str, str],
+    source: Path,
+    storage: str | None = None,
 ) -> dict[str, str]:
-    """Map each expected tensor to the stored one that fills it; raise listing every mismatch at once."""
+    """Map each expected tensor to the stored one that fills it; raise listing every mismatch at once.
+
+    A floating tensor stored in ``storage`` (the ``storage_dtype`` of ``config.json``) fills a floating one of any
+    dtype; every other dtype difference is a mismatch."""
     ties = {name: group for group in _tie_groups(module) for name in group}
     sources: dict[str, str] = {}
     problems: list[str] = []
@@ -291,7 +325,8 @@ def _check_tensors(
         where = f"tensor {name!r} in {path.name}" + (f" (stored as {src!r})" if src != name else "")
         if info.shape != expected.shape:
             problems.append(f"{where} has shape {info.shape}, the model expects {expected.shape}")
-        if info.dtype != expected.dtype:
+        narrowed = storage is not None and info.dtype == storage and tensor.is_floating_point()
+        if info.dtype != expected.dtype and not narrowed:
             problems.append(f"{where} has dtype {info.dtype}, the model expects {expected.dtype}")
     for name in sorted((set(stored) | set(aliases)) - set(module.state_dict())):
         where = stored[name][0].name if name in stored else stored[aliases[name]][0].name
@@ -357,6 +392,10 @@ def _finish(module: torch.nn.Module, dtype: Any, device: Any) -> torch.nn.Module
     if device is not None:
         module.to(device)
     return module.eval()
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def resolve_dtype(dtype: Any) -> torch.dtype:

@@ -485,6 +485,46 @@ def test_wrong_dtype_names_tensor_and_both_dtypes(saved: tuple[Tiny, Path]) -> N
     _check(excinfo.value, str(directory), "'scale' in model.safetensors has dtype float16, the model expects float32")
 
 
+@pytest.mark.parametrize("storage", ["float16", torch.bfloat16])
+def test_half_width_storage_halves_the_bytes_and_loads_back_as_float32(tmp_path: Path, storage: Any) -> None:
+    particle = _tiny(hidden=64)
+    particle.save_pretrained(tmp_path / "full")
+    particle.save_pretrained(tmp_path / "half", storage_dtype=storage)
+    name = str(storage).removeprefix("torch.")
+    assert read_config(tmp_path / "half")["storage_dtype"] == name
+    assert "storage_dtype" not in read_config(tmp_path / "full")
+    full, half = ((tmp_path / d / "model.safetensors").stat().st_size for d in ("full", "half"))
+    assert half < 0.6 * full
+    loaded = Tiny.from_pretrained(tmp_path / "half")
+    for (key, original), (_, restored) in zip(particle.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert restored.dtype == torch.float32, key
+        torch.testing.assert_close(restored, original.to(getattr(torch, name)).float(), rtol=0, atol=0)
+    x = torch.randn(3, 4)
+    torch.testing.assert_close(loaded(x=x)["y"], particle(x=x)["y"], rtol=2e-2, atol=2e-2)
+    single = Tiny.from_pretrained(tmp_path / "half" / "model.safetensors")  # the sibling config.json says so too
+    torch.testing.assert_close(single.proj.weight, loaded.proj.weight, rtol=0, atol=0)
+
+
+def test_a_stored_dtype_other_than_the_declared_one_is_still_a_mismatch(tmp_path: Path) -> None:
+    _tiny().save_pretrained(tmp_path / "half", storage_dtype="float16")
+    _rewrite_weights(tmp_path / "half", lambda t: t.update({"scale": t["scale"].to(torch.bfloat16)}))
+    with pytest.raises(TensorMismatchError) as excinfo:
+        Tiny.from_pretrained(tmp_path / "half")
+    _check(excinfo.value, "'scale' in model.safetensors has dtype bfloat16, the model expects float32")
+
+
+def test_an_unknown_storage_dtype_names_the_config_file(saved: tuple[Tiny, Path]) -> None:
+    _, directory = saved
+    config = json.loads((directory / "config.json").read_text())
+    (directory / "config.json").write_text(json.dumps({**config, "storage_dtype": "int8"}))
+    _rehash(directory)
+    with pytest.raises(CorruptWeightsError) as excinfo:
+        Tiny.from_pretrained(directory)
+    _check(excinfo.value, str(directory / "config.json"), "'storage_dtype' is 'int8'")
+    with pytest.raises(ConfigError):
+        _tiny().save_pretrained(directory.parent / "other", storage_dtype="int8")
+
+
 def test_missing_and_unexpected_tensors(saved: tuple[Tiny, Path]) -> None:
     _, directory = saved
 

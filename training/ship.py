@@ -4,14 +4,17 @@
 
 Each trained directory is loaded through the registry (so its hashes are verified) and written again with
 ``save_pretrained`` (atomically) into the plugin's ``weights/`` folder, the folder the particle's
-``default_weights`` names. Refuses to ship more than :data:`BUDGET_BYTES` in total.
+``default_weights`` names. Refuses to ship more than :data:`BUDGET_BYTES` in total. ``--storage-dtype float16``
+stores their floating tensors at half width (loading casts them back to float32), for a larger model in the budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from sora_core import registry
 from sora_core.errors import SoraError
@@ -36,23 +39,26 @@ def _size(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
 
 
-def ship(runs: dict[str, Path], root: Path = ROOT, budget: int = BUDGET_BYTES) -> dict[str, int]:
-    """Load every trained particle from ``runs`` (``vae``, ``t2v``), check the budget, then write them all
-    under ``root`` (the repository); returns each particle's shipped size in bytes."""
-    loaded = {}
-    for name, (run, sub, _) in TARGETS.items():
-        source = runs[run] / sub
-        loaded[name] = registry.load(name, weights=source)
-    total = sum(_size(runs[run] / sub) for run, sub, _ in TARGETS.values())
+def ship(
+    runs: dict[str, Path], root: Path = ROOT, budget: int = BUDGET_BYTES, storage_dtype: Any = None
+) -> dict[str, int]:
+    """Load every trained particle from ``runs`` (``vae``, ``t2v``), check the budget on them as they will be
+    written (``storage_dtype``: see ``save_pretrained``), then write them all under ``root`` (the repository);
+    returns each particle's shipped size in bytes."""
+    loaded = {name: registry.load(name, weights=runs[run] / sub) for name, (run, sub, _) in TARGETS.items()}
+    with tempfile.TemporaryDirectory() as staging:
+        for name, particle in loaded.items():
+            particle.save_pretrained(Path(staging) / name.replace(":", "-"), storage_dtype=storage_dtype)
+        total = _size(Path(staging))
     if total > budget:
         raise ShipError(
             f"the trained weights weigh {total / 1e6:.1f} MB together, over the {budget / 1e6:.0f} MB budget",
-            "train a smaller denoiser (hidden_size, depth, shared_modulation) or VAE",
+            "train a smaller denoiser (hidden_size, depth, shared_modulation) or VAE, or pass --storage-dtype float16",
         )
     sizes = {}
     for name, particle in loaded.items():
         destination = root / TARGETS[name][2]
-        particle.save_pretrained(destination)
+        particle.save_pretrained(destination, storage_dtype=storage_dtype)
         sizes[name] = _size(destination)
     return sizes
 
@@ -61,9 +67,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.ship", description=__doc__.split("\n\n")[0])
     parser.add_argument("--vae", required=True, type=Path, help="training.train_vae's --out directory")
     parser.add_argument("--t2v", required=True, type=Path, help="training.train_t2v's --out directory")
+    parser.add_argument(
+        "--storage-dtype",
+        choices=["float32", "float16", "bfloat16"],
+        default=None,
+        help="dtype the floating tensors are stored in (default: as trained, float32)",
+    )
     args = parser.parse_args(argv)
     try:
-        sizes = ship({"vae": args.vae, "t2v": args.t2v})
+        sizes = ship({"vae": args.vae, "t2v": args.t2v}, storage_dtype=args.storage_dtype)
     except SoraError as error:
         sys.exit(f"error: {error}")
     for name, size in sizes.items():

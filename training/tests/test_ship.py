@@ -35,6 +35,24 @@ def test_shipped_weights_load_and_equal_the_trained_ones(tmp_path: Path, runs: d
             assert torch.equal(a, b)
 
 
+def test_half_width_storage_ships_about_half_the_bytes_and_loads_as_float32(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    full = ship(runs, root=tmp_path / "full")
+    half = ship(runs, root=tmp_path / "half", storage_dtype="float16")
+    assert sum(half.values()) < 0.6 * sum(full.values())
+    budget = (sum(half.values()) + sum(full.values())) // 2  # fits only at half width
+    with pytest.raises(ShipError, match="--storage-dtype float16"):
+        ship(runs, root=tmp_path / "over", budget=budget)
+    ship(runs, root=tmp_path / "fits", budget=budget, storage_dtype="float16")
+    for name, (run, sub, destination) in TARGETS.items():
+        trained = registry.load(name, weights=runs[run] / sub)
+        shipped = registry.load(name, weights=tmp_path / "fits" / destination)
+        for a, b in zip(trained.state_dict().values(), shipped.state_dict().values(), strict=True):
+            assert b.dtype == torch.float32
+            torch.testing.assert_close(b, a.half().float(), rtol=0, atol=0)
+
+
 def test_over_budget_or_damaged_weights_ship_nothing(tmp_path: Path, runs: dict[str, Path]) -> None:
     with pytest.raises(ShipError, match="over the 0 MB budget"):
         ship(runs, root=tmp_path / "repo", budget=1000)
