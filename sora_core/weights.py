@@ -40,6 +40,7 @@ from sora_core.safetensors_io import (
     INDEX_NAME,
     RESAVE_HINT,
     STORAGE_DTYPE_KEY,
+    STORAGE_DTYPES,
     WEIGHTS_NAME,
     SafetensorsHeader,
     TensorInfo,
@@ -91,6 +92,10 @@ def save_pretrained(
     """
     limit = parse_size(DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
     storage = None if storage_dtype is None else resolve_dtype(storage_dtype)
+    if storage is not None and _dtype_name(storage) not in STORAGE_DTYPES:
+        raise ConfigError(
+            f"storage_dtype {storage_dtype!r} cannot be loaded back", f"use one of {', '.join(STORAGE_DTYPES)}"
+        )
     with atomic_directory(Path(os.path.abspath(directory))) as staging:
         write_json(staging / CONFIG_NAME, _config_payload(particle, storage))
         if _is_module_class(type(particle)):

@@ -521,8 +521,10 @@ def test_an_unknown_storage_dtype_names_the_config_file(saved: tuple[Tiny, Path]
     with pytest.raises(CorruptWeightsError) as excinfo:
         Tiny.from_pretrained(directory)
     _check(excinfo.value, str(directory / "config.json"), "'storage_dtype' is 'int8'")
-    with pytest.raises(ConfigError):
-        _tiny().save_pretrained(directory.parent / "other", storage_dtype="int8")
+    for unloadable in ("int8", torch.float8_e4m3fn):  # save refuses what load would refuse
+        with pytest.raises(ConfigError):
+            _tiny().save_pretrained(directory.parent / "other", storage_dtype=unloadable)
+    assert not (directory.parent / "other").exists()
 
 
 def test_missing_and_unexpected_tensors(saved: tuple[Tiny, Path]) -> None:
