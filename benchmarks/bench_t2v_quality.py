@@ -8,12 +8,14 @@ for the paraphrase prompts (``paraphrase_prompts()``: words never seen in traini
 without targets; they need a MiniLM-conditioned denoiser), and seconds per video.
 
     .venv/bin/python benchmarks/bench_t2v_quality.py [--weights DIR|default] [--seeds 2] [--limit N] [--sheet X.png]
+        [--candidates K] [--scorer DIR]
 
 ``--weights DIR`` is a ``training.train_t2v`` output directory (``denoiser/``, ``text_encoder/``, ``t2v.json``);
 ``default`` (the default) is the ``t2v`` template as shipped, with its trained weights. ``--paraphrase-weights
 DIR`` names a MiniLM-trained run for the paraphrases when the pipeline of ``--weights`` is not conditioned on
 MiniLM. ``--sheet`` writes a contact sheet: one row of 9 frames for each of the first held-out and paraphrase
-prompts, seed 0.
+prompts, seed 0. ``--candidates K`` samples K latents per video and keeps the one the reranking scorer rates
+highest (``--candidates 1``: no reranking); ``--scorer DIR`` uses those scorer weights.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from sora_synth.splits import HeldoutPrompt, heldout_prompts, paraphrase_prompts
 
 from sora_core import registry
 from sora_core.atomic import atomic_write_text
+from sora_core.errors import SoraError
 from sora_core.pipeline import Pipeline
 from sora_core.video_io import to_frames, write_contact_sheet
 
 TARGETS: dict[str, float] = {"colour": 0.90, "motion": 0.85, "shape": 0.70, "count": 0.85}
 MINILM = "sora-text:minilm-l6"
+SCORER = "sora-dit:latent-text-scorer"
 #: First entropy word of the ground-truth scenes and of the generation seeds (fixed: results are comparable).
 GROUND_TRUTH, GENERATION = 0x6A7E, 0x9E4E
 
@@ -49,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="videos per prompt (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (the template's)")
     parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (template's)")
+    parser.add_argument(
+        "--candidates", type=int, default=None, help="latents sampled per prompt and reranked (the template's)"
+    )
+    parser.add_argument("--scorer", default=None, help="scorer weights for reranking (a train_scorer run's scorer/)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts of each list (quick runs)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet of a few prompts (.png)")
@@ -66,8 +74,16 @@ def run_info(weights: str) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def build_pipeline(weights: str, steps: int | None, guidance: float | None) -> Pipeline:
-    """The ``t2v`` pipeline, with the denoiser, text encoder and VAE decoder of a train_t2v run when given."""
+def build_pipeline(
+    weights: str,
+    steps: int | None,
+    guidance: float | None,
+    candidates: int | None = None,
+    scorer: str | None = None,
+) -> Pipeline:
+    """The ``t2v`` pipeline, with the denoiser, text encoder and VAE decoder of a train_t2v run when given, and
+    the reranking scorer's weights and candidate count when given; exits with a clear error if it cannot be
+    built."""
     template = Pipeline.from_template("t2v", materialize=False)
     data = template.spec.to_data()
     nodes = data["nodes"]
@@ -76,6 +92,11 @@ def build_pipeline(weights: str, steps: int | None, guidance: float | None) -> P
         sampler["steps"] = steps
     if guidance is not None:
         sampler["guidance_scale"] = guidance
+    if candidates is not None:
+        sampler["candidates"] = candidates
+    if scorer is not None:
+        nodes["scorer"] = {"particle": SCORER, "weights": str(Path(scorer).resolve())}
+        nodes["sampler"].setdefault("components", {})["scorer"] = "scorer"
     info = run_info(weights)
     if info is not None:
         root = Path(weights)
@@ -99,7 +120,10 @@ def build_pipeline(weights: str, steps: int | None, guidance: float | None) -> P
             vae = registry.load("sora-vae:causal-vae-decoder", weights=info["vae_decoder"]).config
             sampler.update(temporal_compression=vae.temporal_compression, spatial_compression=vae.spatial_compression)
     nodes["sampler"]["config"] = sampler
-    return Pipeline.from_spec(data, base_dir=template.base_dir, seed=0)
+    try:
+        return Pipeline.from_spec(data, base_dir=template.base_dir, seed=0)
+    except SoraError as error:
+        sys.exit(f"error: {error}")
 
 
 def ground_truth(prompts: tuple[HeldoutPrompt, ...]) -> Agreement:
@@ -185,7 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     report("evaluator on ground-truth clips, held-out prompts", ground_truth(heldout), targets=False)
     report("evaluator on ground-truth clips, paraphrase prompts", ground_truth(paraphrases), targets=False)
 
-    pipe = build_pipeline(args.weights, args.steps, args.guidance)
+    pipe = build_pipeline(args.weights, args.steps, args.guidance, args.candidates, args.scorer)
+    candidates = pipe.nodes["sampler"].config.candidates
+    print(f"{candidates} candidate(s) per video" + (", reranked by the scorer" if candidates > 1 else ""))
     text_encoder = pipe.spec.nodes["text_encoder"].particle
     keep = args.sheet_rows if args.sheet else 0
     pipe.run({"prompt": ["warm-up"]}, seed=0, progress=False)
@@ -204,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             if run_info(args.paraphrase_weights)["text_encoder"] != MINILM:
                 sys.exit(f"error: {args.paraphrase_weights} was not trained on {MINILM}")
-            pipe = build_pipeline(args.paraphrase_weights, args.steps, args.guidance)
+            pipe = build_pipeline(args.paraphrase_weights, args.steps, args.guidance, args.candidates, args.scorer)
     if pipe is not None:
         agreement, per_video, kept = generate(pipe, paraphrases, args.seeds, keep)
         report(f"generated, paraphrase prompts (text encoder {MINILM}; reported, no targets)", agreement, False)

@@ -71,6 +71,12 @@ class Particle(ABC):
         """The component slots this particle needs, slot name -> kind; a pipeline binds other nodes to them."""
         return {}
 
+    @classmethod
+    def optional_components(cls) -> frozenset[str]:
+        """Slots of :meth:`component_kinds` a pipeline may leave unbound (the particle works without them,
+        or says in :meth:`component_problems` which settings need them). The default: none."""
+        return frozenset()
+
     def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
         """Every way ``components`` (slot -> particle) do not fit this particle beyond their kinds.
 

@@ -282,7 +282,7 @@ def _load_module(
     ties = _tie_groups(module)
     tensors = _read_tensors(headers, set(sources.values()))
     expected = module.state_dict()
-    state = {name: tensors[src].to(expected[name].dtype) for name, src in sources.items()}
+    state = {name: _aligned(tensors[src].to(expected[name].dtype)) for name, src in sources.items()}
     module.load_state_dict(state, strict=True, assign=True)
     _retie(module, ties)
     for name, tensor in _named_tensors(module):
@@ -366,6 +366,13 @@ def _read_tensors(headers: list[SafetensorsHeader], wanted: set[str]) -> dict[st
         except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
             raise CorruptWeightsError(f"{header.path} cannot be read as safetensors: {exc}", RESAVE_HINT) from exc
     return tensors
+
+
+def _aligned(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, copied when its data does not start on a 64-byte boundary: safetensors hands out tensors at
+    the file's offsets, and CPU kernels pick their vector paths by alignment, so a misaligned weight can give
+    results a few ulps off the same weight freshly allocated (a loaded particle must compute what was saved)."""
+    return tensor.clone() if tensor.data_ptr() % 64 else tensor
 
 
 def _named_tensors(module: torch.nn.Module) -> Iterable[tuple[str, torch.Tensor]]:

@@ -288,3 +288,25 @@ def test_component_problems_beyond_kinds_are_checked_at_build_and_swap_time(regi
         builder().node("denoiser", "runtime:scale", factor=9.0).node(
             "sampler", "runtime:picky", components={"denoiser": "denoiser", "scheduler": "scheduler"}
         ).build(registry=registry)
+
+
+class OptionalDenoiserSampler(Sampler):
+    """The scheduler is required; the denoiser slot may stay unbound (then the velocity is the condition)."""
+
+    @classmethod
+    def optional_components(cls) -> frozenset[str]:
+        return frozenset({"denoiser"})
+
+
+def test_an_optional_slot_may_stay_unbound_but_a_required_one_may_not(registry: Registry) -> None:
+    registry.register("optional", OptionalDenoiserSampler)
+    spec = builder(scheduler="scheduler").spec().to_data()
+    spec["nodes"]["sampler"]["particle"] = "runtime:optional"
+    del spec["nodes"]["denoiser"]
+    pipe = Pipeline.from_spec(spec, registry=registry)
+    assert pipe.spec.nodes["sampler"].components == {"scheduler": "scheduler"}
+    with pytest.raises(ComponentError, match=r"component 'denoiser' of .* is not bound"):
+        pipe(condition=torch.tensor([[0.5, -1.0]]))  # calling an unbound optional slot still says which
+    spec["nodes"]["sampler"]["components"] = {}
+    with pytest.raises(PipelineError, match="needs a scheduler as component 'scheduler'"):
+        Pipeline.from_spec(spec, registry=registry)

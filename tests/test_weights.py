@@ -210,6 +210,16 @@ def test_round_trip_is_bit_exact(saved: tuple[Tiny, Path]) -> None:
     assert torch.equal(particle(x=x)["y"], loaded(x=x)["y"])
 
 
+def test_loaded_tensors_start_on_64_byte_boundaries(tmp_path: Path) -> None:
+    """safetensors packs tensors at odd offsets (a 5-float bias ends 20 bytes in); CPU kernels choose vector
+    paths by alignment, so a misaligned weight could compute a few ulps off what was saved."""
+    particle = _tiny(dim=5, hidden=7)
+    particle.save_pretrained(tmp_path / "odd")
+    loaded = Tiny.from_pretrained(tmp_path / "odd")
+    misaligned = [name for name, tensor in loaded.state_dict().items() if tensor.data_ptr() % 64]
+    assert misaligned == []
+
+
 def test_layout_config_and_manifest(saved: tuple[Tiny, Path]) -> None:
     _, directory = saved
     assert sorted(p.name for p in directory.iterdir()) == ["config.json", "manifest.json", "model.safetensors"]

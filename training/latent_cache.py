@@ -24,10 +24,11 @@ from sora_synth.splits import HELDOUT_TRIPLES, TRAINING_TEMPLATES
 from torch import Tensor
 
 from sora_core.atomic import atomic_path
+from sora_core.safetensors_io import sha256_file
 from training.data import TRAIN
 from training.synonyms import SYNONYM_STREAM, augment
 
-__all__ = ["CACHE_FILE", "cache_scenes", "cached_batch", "load_or_encode"]
+__all__ = ["CACHE_FILE", "cache_scenes", "cached_batch", "load_or_encode", "run_cache"]
 
 CACHE_FILE = "latent-cache.safetensors"
 _SCENE_STREAM = 5
@@ -90,3 +91,31 @@ def cached_batch(
     captions = [caption(scenes[i], rng, templates=TRAINING_TEMPLATES).text for i in picks]
     swaps = np.random.default_rng([TRAIN, seed, step, SYNONYM_STREAM])
     return latents[torch.from_numpy(picks)], [augment(c, swaps, synonym_rate) for c in captions]
+
+
+def run_cache(
+    out: Path,
+    vae: str,
+    vae_encoder: Any,
+    encoder_dir: Path | None,
+    seed: int,
+    clips: int,
+    size: tuple[int, int, int],
+    two_object_rate: float = 0.4,
+) -> tuple[list[Scene], Tensor]:
+    """A training run's cached scenes and their latents, in ``out``: encoded now unless ``out`` already holds
+    them for this VAE (``vae``, its files in ``encoder_dir``), seed, clip count and ``(frames, height, width)``."""
+    frames, height, width = size
+    scenes = cache_scenes(seed, clips, aspect=width / height, p_two=two_object_rate)
+    files = [encoder_dir / "config.json", encoder_dir / "model.safetensors"] if encoder_dir else []
+    key: dict[str, Any] = {
+        "vae": vae if vae == "default" else str(Path(vae).resolve()),
+        "vae_files": [sha256_file(f) for f in files if f.is_file()],
+        "seed": seed,
+        "clips": clips,
+        "size": [frames, height, width],
+    }
+    if two_object_rate != 0.4:  # caches made before the option keep their key
+        key["two_object_rate"] = two_object_rate
+    out.mkdir(parents=True, exist_ok=True)
+    return scenes, load_or_encode(out / CACHE_FILE, vae_encoder, scenes, key, frames, height, width)

@@ -26,10 +26,9 @@ import torch
 from sora_core import registry
 from sora_core.atomic import atomic_write_text
 from sora_core.errors import SoraError
-from sora_core.safetensors_io import sha256_file
 from training.checkpoints import checkpoint_if_due, resume_or_start
 from training.ema import ema_copy, ema_update
-from training.latent_cache import CACHE_FILE, cache_scenes, cached_batch, load_or_encode
+from training.latent_cache import cached_batch, run_cache
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
 from training.t2v_objective import (
@@ -171,20 +170,10 @@ def _vae_key(vae: str) -> str:
 
 def _latent_cache(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path | None) -> tuple[list[Any], Any]:
     """The cached scenes and their latents (encoded now unless ``OUT`` holds them for this VAE and run)."""
-    scenes = cache_scenes(args.seed, args.cache_clips, aspect=args.width / args.height, p_two=args.two_object_rate)
-    files = [encoder_dir / "config.json", encoder_dir / "model.safetensors"] if encoder_dir else []
-    key = {
-        "vae": _vae_key(args.vae),
-        "vae_files": [sha256_file(f) for f in files if f.is_file()],
-        "seed": args.seed,
-        "clips": args.cache_clips,
-        "size": [args.frames, args.height, args.width],
-    }
-    if args.two_object_rate != 0.4:  # caches made before the option keep their key
-        key["two_object_rate"] = args.two_object_rate
-    args.out.mkdir(parents=True, exist_ok=True)
-    latents = load_or_encode(args.out / CACHE_FILE, vae_encoder, scenes, key, args.frames, args.height, args.width)
-    return scenes, latents
+    size = (args.frames, args.height, args.width)
+    return run_cache(
+        args.out, args.vae, vae_encoder, encoder_dir, args.seed, args.cache_clips, size, args.two_object_rate
+    )
 
 
 def _check_init(denoiser: Any, vae_encoder: Any, args: argparse.Namespace) -> None:

@@ -3,11 +3,13 @@
     python -m training.validate_t2v --guidance 2 3 4 6 --prompts 48
     python -m training.validate_t2v --denoiser /tmp/runs/t2v/denoiser --guidance 5 --shift 1 3   # a candidate
     python -m training.validate_t2v --guidance 4 --shift 3 --schedule none 0.91:2 --prompts 128 --first 64
+    python -m training.validate_t2v --guidance 4 --shift 3 --candidates 1 4 --scorer /tmp/runs/scorer/scorer
 
 Validation prompts are captions of training-distribution scenes (held-out colour/shape/motion triples and
 templates excluded, as in training) drawn from a seed stream neither training nor the benchmark uses. Each is
 generated with the shipped ``t2v`` pipeline (``--denoiser DIR``: with that trained denoiser instead) at every
-``--guidance``, ``--steps``, ``--shift``, ``--interval`` and ``--schedule`` and scored by
+``--guidance``, ``--steps``, ``--shift``, ``--interval``, ``--schedule`` and ``--candidates`` (latents sampled per
+prompt and reranked by the scorer; ``--scorer DIR``: that trained scorer) and scored by
 sora-synth's evaluator; the table of per-attribute accuracy is printed, best overall first.
 """
 
@@ -25,6 +27,7 @@ from sora_synth.splits import training_example
 from sora_core.errors import SoraError
 from sora_core.pipeline import Pipeline
 from training.t2v_objective import DENOISER
+from training.train_scorer import SCORER
 
 #: First entropy word of the validation prompts and seeds: a stream of its own.
 VALIDATION = 0x7A1D
@@ -35,15 +38,16 @@ def validation_prompts(count: int, first: int = 0) -> list[str]:
     return [training_example(np.random.default_rng([VALIDATION, i]))[1].text for i in range(first, first + count)]
 
 
-def t2v_pipeline(denoiser: str | None) -> Pipeline:
-    """The shipped ``t2v`` pipeline, with the trained denoiser directory ``denoiser`` when given (exits with a
-    clear error when it is not one)."""
+def t2v_pipeline(denoiser: str | None, scorer: str | None = None) -> Pipeline:
+    """The shipped ``t2v`` pipeline, with the trained denoiser directory ``denoiser`` and the reranking scorer
+    directory ``scorer`` when given (exits with a clear error when one is not such a directory)."""
     pipe = Pipeline.from_template("t2v", seed=0)
-    if denoiser:
-        try:
-            pipe.swap("denoiser", DENOISER, weights=denoiser)
-        except SoraError as error:
-            sys.exit(f"error: --denoiser {denoiser}: {error}")
+    for node, particle, weights in (("denoiser", DENOISER, denoiser), ("scorer", SCORER, scorer)):
+        if weights:
+            try:
+                pipe.swap(node, particle, weights=weights)
+            except SoraError as error:
+                sys.exit(f"error: --{node} {weights}: {error}")
     return pipe
 
 
@@ -73,21 +77,32 @@ def main(argv: list[str] | None = None) -> None:
         help="guidance schedules (the sampler's guidance_schedule): comma-separated TIME:SCALE pairs such as "
         "0.91:2, or 'none'",
     )
+    parser.add_argument(
+        "--candidates", type=int, nargs="+", default=[None], help="latents per prompt, reranked (the template's)"
+    )
     parser.add_argument("--prompts", type=int, default=48)
     parser.add_argument("--first", type=int, default=0, help="index of the first validation prompt used")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--denoiser", default=None, help="a trained denoiser directory to validate instead")
+    parser.add_argument("--scorer", default=None, help="a trained reranking scorer directory to use instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     intervals = [parse_interval(text, parser) for text in args.interval]
     schedules = [parse_schedule(text, parser) for text in args.schedule]
     prompts = validation_prompts(args.prompts, args.first)
-    pipe = t2v_pipeline(args.denoiser)
+    pipe = t2v_pipeline(args.denoiser, args.scorer)
+    shipped_candidates = pipe.nodes["sampler"].config.candidates
     rows = []
-    grid = itertools.product(args.guidance, args.steps, args.shift, intervals, schedules)
-    for guidance, steps, shift, interval, schedule in grid:
+    grid = itertools.product(args.guidance, args.steps, args.shift, intervals, schedules, args.candidates)
+    for guidance, steps, shift, interval, schedule, candidates in grid:
+        candidates = candidates or shipped_candidates
         pipe.configure(
-            "sampler", guidance_scale=guidance, steps=steps, guidance_interval=interval, guidance_schedule=schedule
+            "sampler",
+            guidance_scale=guidance,
+            steps=steps,
+            guidance_interval=interval,
+            guidance_schedule=schedule,
+            candidates=candidates,
         )
         pipe.configure("scheduler", shift=shift)
         rates = accuracy(pipe, prompts).rates()
@@ -95,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs = ",".join(f"{time:g}:{scale:g}" for time, scale in schedule) or "none"
         setting = (
             f"guidance {guidance:4.1f} steps {steps:3d} shift {shift:4.1f} interval {low:.2f}:{high:.2f} "
-            f"schedule {pairs}"
+            f"schedule {pairs} candidates {candidates}"
         )
         rows.append((rates["all"], setting))
         cells = "  ".join(f"{a} {100 * rates[a]:5.1f}%" for a in (*ATTRIBUTES, "all"))

@@ -150,8 +150,9 @@ def component_problems(spec: PipelineSpec, particles: Mapping[str, Particle]) ->
         if bound:
             where = f"node {name!r} ({particle.registered_name})"
             problems += [f"{where} components: {problem}" for problem in particle.component_problems(bound)]
+        optional = particle.optional_components()
         for slot, kind in slots.items():
-            if slot not in node.components:
+            if slot not in node.components and slot not in optional:
                 problems.append(
                     f"node {name!r} ({particle.registered_name}) needs a {kind} as component {slot!r}: "
                     f"add components: {{{slot}: NODE}} to the node, naming a {kind} node"

@@ -13,6 +13,7 @@ from training.ship import TARGETS, ShipError, ship
 
 TINY_VAE = {"base_channels": 8, "latent_channels": 4}
 TINY_DIT = {"hidden_size": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "latent_channels": 4}
+TINY_SCORER = {"hidden_size": 16, "depth": 1, "heads": 2, "latent_channels": 4}
 
 
 @pytest.fixture
@@ -21,7 +22,8 @@ def runs(tmp_path: Path) -> dict[str, Path]:
     registry.create("sora-vae:causal-vae-encoder", **TINY_VAE).save_pretrained(tmp_path / "vae/encoder")
     registry.create("sora-vae:causal-vae-decoder", **TINY_VAE).save_pretrained(tmp_path / "vae/decoder")
     registry.create("sora-dit:dit-denoiser", **TINY_DIT).save_pretrained(tmp_path / "t2v/denoiser")
-    return {"vae": tmp_path / "vae", "t2v": tmp_path / "t2v"}
+    registry.create("sora-dit:latent-text-scorer", **TINY_SCORER).save_pretrained(tmp_path / "scorer/scorer")
+    return {"vae": tmp_path / "vae", "t2v": tmp_path / "t2v", "scorer": tmp_path / "scorer"}
 
 
 def test_shipped_weights_load_and_equal_the_trained_ones(tmp_path: Path, runs: dict[str, Path]) -> None:
@@ -61,3 +63,17 @@ def test_over_budget_or_damaged_weights_ship_nothing(tmp_path: Path, runs: dict[
     with pytest.raises(SoraError, match=r"model\.safetensors"):
         ship(runs, root=tmp_path / "repo")
     assert not (tmp_path / "repo").exists()
+
+
+def test_shipping_some_runs_keeps_the_rest_and_counts_them_in_the_budget(tmp_path: Path, runs: dict[str, Path]) -> None:
+    repo = tmp_path / "repo"
+    sizes = ship(runs, root=repo)
+    kept = sum(size for name, size in sizes.items() if name != "sora-dit:latent-text-scorer")
+    only = ship({"scorer": runs["scorer"]}, root=repo)
+    assert set(only) == {"sora-dit:latent-text-scorer"}
+    with pytest.raises(ShipError, match="already shipped and kept"):
+        ship({"scorer": runs["scorer"]}, root=repo, budget=kept + 1000)
+    with pytest.raises(ShipError, match="unknown runs"):
+        ship({"captioner": runs["scorer"]}, root=repo)
+    with pytest.raises(ShipError, match="nothing to ship"):
+        ship({}, root=repo)

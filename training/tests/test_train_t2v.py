@@ -23,21 +23,11 @@ from training.t2v_objective import (
     load_vae_encoder,
     t2v_step_loss,
 )
+from training.tests.conftest import TINY_VAE
 from training.train_t2v import parse_args, train
 
-TINY_VAE = {"base_channels": 8, "latent_channels": 4, "temporal_compression": 2, "spatial_compression": 2}
 TINY_DIT = {"hidden_size": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0}
 TINY_TEXT = {"dim": 32, "layers": 1, "heads": 2, "mlp_ratio": 2, "max_length": 48}
-
-
-@pytest.fixture(scope="module")
-def vae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny untrained VAE saved like training.train_vae saves it (encoder/ and decoder/)."""
-    root = tmp_path_factory.mktemp("vae")
-    torch.manual_seed(0)
-    registry.create("sora-vae:causal-vae-encoder", **TINY_VAE).save_pretrained(root / "encoder")
-    registry.create("sora-vae:causal-vae-decoder", **TINY_VAE).save_pretrained(root / "decoder")
-    return root
 
 
 def _args(out: Path, vae: Path | str, steps: int, *extra: str) -> list[str]:

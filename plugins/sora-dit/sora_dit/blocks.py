@@ -9,6 +9,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def check_widths(hidden_size: int, heads: int) -> None:
+    """``ValueError`` unless ``hidden_size`` splits into ``heads`` and is even (sinusoidal position features)."""
+    if hidden_size % heads:
+        raise ValueError(f"hidden_size={hidden_size} is not a multiple of heads={heads}")
+    if hidden_size % 2:
+        raise ValueError(f"hidden_size={hidden_size} must be even (sinusoidal position features)")
+
+
 def zero_linear(in_size: int, out_size: int) -> nn.Sequential:
     """``SiLU -> Linear`` with the linear layer zero-initialised: adaLN-zero's modulation."""
     layer = nn.Linear(in_size, out_size)
@@ -31,10 +39,13 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
         self.proj = nn.Linear(hidden_size, hidden_size)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
+        """``keep`` ``(B, N)``, when given, marks the tokens that may be attended to (padding is not)."""
         b, n, width = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
-        return self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, width))
+        mask = None if keep is None else keep.to(torch.bool)[:, None, None, :]
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(attended.transpose(1, 2).reshape(b, n, width))
 
 
 class DiTBlock(nn.Module):

@@ -14,7 +14,7 @@ from sora_core.errors import ConfigError, SoraError
 from sora_core.interfaces import Denoiser, Patchifier
 from sora_core.particle import Particle
 from sora_core.ports import PortSpec
-from sora_dit.blocks import DiTBlock, FinalLayer, zero_linear
+from sora_dit.blocks import DiTBlock, FinalLayer, check_widths, zero_linear
 from sora_dit.embeddings import TimestepEmbedding, position_embedding
 from sora_dit.naming import label
 from sora_dit.spaces import DEFAULT_LATENT_SPACE, DEFAULT_TEXT_DIM, DEFAULT_TEXT_SPACE, checked_space
@@ -57,10 +57,7 @@ class DiTDenoiserConfig(ParticleConfig):
 
     @model_validator(mode="after")
     def _sizes(self) -> DiTDenoiserConfig:
-        if self.hidden_size % self.heads:
-            raise ValueError(f"hidden_size={self.hidden_size} is not a multiple of heads={self.heads}")
-        if self.hidden_size % 2:
-            raise ValueError(f"hidden_size={self.hidden_size} must be even (sinusoidal position features)")
+        check_widths(self.hidden_size, self.heads)
         return self
 
 

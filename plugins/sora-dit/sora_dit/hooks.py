@@ -1,4 +1,5 @@
-"""sora-dit's pluggy hooks: the ``latent_sampler`` and ``prompt_batcher`` kinds and the ``t2v`` template.
+"""sora-dit's pluggy hooks: the ``latent_sampler``, ``prompt_batcher`` and ``video_text_scorer`` kinds and the
+``t2v`` template.
 
 Named in the ``sora.plugins`` entry point group; it imports no torch.
 """
@@ -33,11 +34,22 @@ PROMPT_BATCHER = KindSpec(
     contributed_by="sora-dit",
 )
 
+VIDEO_TEXT_SCORER = KindSpec(
+    name="video_text_scorer",
+    description=(
+        "latent video (B, c, t, h, w) + text tokens (B, L, D) -> score (B): how well each video matches its text"
+    ),
+    inputs=("latent", "condition"),
+    outputs=("score",),
+    learned=True,
+    contributed_by="sora-dit",
+)
+
 
 @hookimpl
 def sora_register_kinds() -> list[KindSpec]:
     """The kinds sora-dit contributes."""
-    return [LATENT_SAMPLER, PROMPT_BATCHER]
+    return [LATENT_SAMPLER, PROMPT_BATCHER, VIDEO_TEXT_SCORER]
 
 
 @hookimpl

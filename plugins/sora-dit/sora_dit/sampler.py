@@ -3,7 +3,9 @@
 A weightless particle of the kind ``latent_sampler`` (contributed by sora-dit). Its
 ``denoiser`` and ``scheduler`` are **components**: other pipeline nodes, bound by the
 pipeline (``components: {denoiser: denoiser, scheduler: scheduler}``), which it calls
-once per model evaluation. Swapping either node by name changes the run.
+once per model evaluation. Swapping either node by name changes the run. An optional third
+component, ``scorer`` (a ``video_text_scorer``), reranks: with ``candidates: K`` it samples
+K latents per prompt and keeps the one the scorer rates highest against the prompt.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sora_core.config import ParticleConfig
 from sora_core.errors import ComponentError, PortError
 from sora_core.particle import Particle, WeightlessParticle
 from sora_core.ports import PortSpec, connection_problems
-from sora_dit.hooks import LATENT_SAMPLER
+from sora_dit.hooks import LATENT_SAMPLER, VIDEO_TEXT_SCORER
 from sora_dit.naming import label
 from sora_dit.spaces import DEFAULT_TEXT_DIM, DEFAULT_TEXT_SPACE, causal_vae_latent_space, checked_space
 
@@ -51,6 +53,12 @@ class LatentSamplerConfig(ParticleConfig):
         "that apply, the one with the highest time wins); e.g. ((0.9, 2.0),) guides near pure noise more gently",
     )
     steps: int | None = Field(None, ge=1, description="sampling steps; None uses the scheduler's")
+    candidates: int = Field(
+        1,
+        ge=1,
+        description="latents sampled per prompt; with more than 1 the bound scorer (a video_text_scorer) rates each "
+        "against its prompt and the best is kept (costs that many times the sampling)",
+    )
     latent_space: str | None = Field(
         None, description="space tag of the latent written; None: the causal VAE's for channels and compressions"
     )
@@ -125,7 +133,10 @@ class LatentSampler(WeightlessParticle):
     half is used and the denoiser runs on ``B`` rows; so it does at times outside
     ``guidance_interval`` (guidance in a limited interval, Kynkäänniemi et al. 2024).
     ``guidance_schedule`` sets other scales from given times up (a gentler scale near pure
-    noise, where strong guidance places extra copies of objects).
+    noise, where strong guidance places extra copies of objects). With ``candidates = K > 1``
+    every prompt is sampled K times (noise ``(B K, c, t, h, w)``, candidate ``k`` of prompt
+    ``b`` in row ``b K + k``, all in one batch) and the bound ``scorer`` picks each prompt's
+    best; ``K = 1`` draws exactly the noise it always did.
     """
 
     kind: ClassVar[str] = LATENT_SAMPLER.name
@@ -136,7 +147,11 @@ class LatentSampler(WeightlessParticle):
 
     @classmethod
     def component_kinds(cls) -> dict[str, str]:
-        return {"denoiser": "denoiser", "scheduler": "scheduler"}
+        return {"denoiser": "denoiser", "scheduler": "scheduler", "scorer": VIDEO_TEXT_SCORER.name}
+
+    @classmethod
+    def optional_components(cls) -> frozenset[str]:
+        return frozenset({"scorer"})
 
     # --- sizes and ports ---------------------------------------------------------------------
 
@@ -183,7 +198,8 @@ class LatentSampler(WeightlessParticle):
         if problems:
             raise ComponentError(
                 f"{label(self)}: " + "; ".join(problems),
-                "configure the sampler and its components for the same latent, text and prediction type",
+                "configure the sampler and its components for the same latent, text and prediction type, and bind a "
+                "scorer when candidates > 1",
             )
 
     def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
@@ -207,12 +223,37 @@ class LatentSampler(WeightlessParticle):
                         f"denoiser {label(denoiser)} input {port!r}: {problem} "
                         f"(the sampler passes {spec}, it accepts {ports[port]})"
                     )
+        problems += self._scorer_problems(components.get("scorer"))
         if denoiser is not None and scheduler is not None:
             made, expected = getattr(denoiser, "prediction_type", None), getattr(scheduler, "prediction_type", None)
             if made != expected:
                 problems.append(
                     f"denoiser {label(denoiser)} predicts {made}, but scheduler {label(scheduler)} expects {expected}"
                 )
+        return problems
+
+    def _scorer_problems(self, scorer: Particle | None) -> list[str]:
+        cfg = self.config
+        if scorer is None:
+            if cfg.candidates > 1:
+                return [f"candidates={cfg.candidates} needs a scorer component (a {VIDEO_TEXT_SCORER.name}) to choose"]
+            return []
+        problems = []
+        ports = scorer.input_ports()
+        latent_shape = "B c={} t={} h={} w={}".format(*self.latent_shape(1)[1:])
+        given = {
+            "latent": PortSpec("float32", latent_shape, space=self.latent_space),
+            "condition": PortSpec("float32", f"B L D={cfg.text_dim}", space=cfg.text_space),
+        }
+        for port, spec in given.items():
+            if port not in ports:
+                problems.append(f"scorer {label(scorer)} has no input port {port!r}")
+                continue
+            problems += [
+                f"scorer {label(scorer)} input {port!r}: {problem} "
+                f"(the sampler passes {spec}, it accepts {ports[port]})"
+                for problem in connection_problems(spec, ports[port])
+            ]
         return problems
 
     @classmethod
@@ -264,11 +305,17 @@ class LatentSampler(WeightlessParticle):
                 + "; expected the same even number N = 2B (B prompts, then B unconditional ones)",
                 "make the texts with sora-dit:cfg-prompts before the text encoder",
             )
-        batch = rows // 2
+        prompts, candidates = rows // 2, self.config.candidates
+        scorer = self.component("scorer") if candidates > 1 else None  # unbound: ComponentError naming the slot
         device, dtype = _placement(denoiser, condition)
         condition = condition.to(device=device, dtype=dtype)
         if condition_mask is not None:
             condition_mask = condition_mask.to(device=device, dtype=torch.bool)
+        if candidates > 1:  # each prompt's rows K times over, then each unconditional row K times
+            condition = condition.repeat_interleave(candidates, dim=0)
+            if condition_mask is not None:
+                condition_mask = condition_mask.repeat_interleave(candidates, dim=0)
+        batch = prompts * candidates
         # drawn on the CPU, so a seed gives the same noise on every device
         noise = torch.randn(self.latent_shape(batch)).to(device)
 
@@ -286,8 +333,23 @@ class LatentSampler(WeightlessParticle):
             conditional, unconditional = prediction.chunk(2)
             return unconditional + scale * (conditional - unconditional)
 
-        latent = scheduler_sample(velocity, noise, num_steps=self.config.steps)
-        return {"latent": latent.to(torch.float32)}
+        latent = scheduler_sample(velocity, noise, num_steps=self.config.steps).to(torch.float32)
+        if scorer is not None:
+            mask = None if condition_mask is None else condition_mask[:batch]
+            latent = _best_candidates(scorer, latent, condition[:batch], mask, prompts)
+        return {"latent": latent}
+
+
+def _best_candidates(scorer: Particle, latent: Tensor, condition: Tensor, mask: Tensor | None, prompts: int) -> Tensor:
+    """Of each prompt's candidates (consecutive rows of ``latent``), the one ``scorer`` rates highest."""
+    device, dtype = _placement(scorer, condition)
+    scores = scorer(
+        latent=latent.to(device=device, dtype=dtype),
+        condition=condition.to(device=device, dtype=dtype),
+        condition_mask=None if mask is None else mask.to(device),
+    )["score"]
+    best = scores.to(latent.device).view(prompts, -1).argmax(dim=1)
+    return latent.view(prompts, -1, *latent.shape[1:])[torch.arange(prompts, device=latent.device), best]
 
 
 def _placement(denoiser: Particle, condition: Tensor) -> tuple[torch.device, torch.dtype]:

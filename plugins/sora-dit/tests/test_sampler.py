@@ -70,7 +70,12 @@ def run(particle: Any, seed: int = 0, **inputs: Any) -> torch.Tensor:
 def test_ports_follow_the_vae_and_the_video_size() -> None:
     default = registry.create(SAMPLER)
     assert default.stochastic and default.kind == "latent_sampler"
-    assert type(default).component_kinds() == {"denoiser": "denoiser", "scheduler": "scheduler"}
+    assert type(default).component_kinds() == {
+        "denoiser": "denoiser",
+        "scheduler": "scheduler",
+        "scorer": "video_text_scorer",
+    }
+    assert type(default).optional_components() == {"scorer"}
     assert str(default.output_ports()["latent"]) == "float32[B c=8 t=3 h=16 w=16] @ latent/sora-causal-vae-c8t4s4@1"
     assert str(default.input_ports()["condition"]) == "float32[N L D=256] @ text/sora-byte-transformer@1"
     other = registry.create(SAMPLER, latent_channels=4, temporal_compression=2, spatial_compression=8, frames=7)
