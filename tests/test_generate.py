@@ -61,6 +61,7 @@ def test_a_text_encoder_of_another_space_is_refused_at_build_time(tmp_path: Path
         (["-o", "{tmp}/x.mp4", "--height", "30"], "height"),
         (["-o", "{tmp}/x.mp4", "--scale", "0"], "--scale 0 must be at least 1"),
         (["-o", "{tmp}/x.mp4", "--set", "sampler.guidance_scale=lots"], "guidance_scale"),
+        (["-o", "{tmp}/x.mp4", "--candidates", "0"], "candidates"),
         (["-o", "{tmp}/x.mp4", "--set", "denoiser.depth=2"], "node 'denoiser' is loaded from weights 'default'"),
         (["-o", "{tmp}/x.mp4", "--template", "no-such-template"], "no installed plugin provides"),
     ],

@@ -16,6 +16,7 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "height": ("sampler", "height"),
     "width": ("sampler", "width"),
     "guidance": ("sampler", "guidance_scale"),
+    "candidates": ("sampler", "candidates"),
     "steps": ("scheduler", "steps"),
     "negative_prompt": ("prompts", "negative_prompt"),
 }
@@ -31,6 +32,9 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--width", type=int, help="frame width in pixels")
     parser.add_argument("--steps", type=int, help="sampling steps")
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 turns it off)")
+    parser.add_argument(
+        "--candidates", type=int, help="videos sampled per prompt; the scorer keeps the best (1: no reranking)"
+    )
     parser.add_argument("--negative-prompt", help="the unconditional prompt (default: the empty prompt)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0): same seed, same video")
     parser.add_argument("--fps", type=float, default=8.0, help="frames per second of the written video (default 8)")

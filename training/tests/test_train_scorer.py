@@ -10,9 +10,28 @@ import torch
 
 from sora_core import registry
 from training.t2v_objective import MINILM, build_text_encoder, load_vae_encoder
-from training.train_scorer import SCORER, evaluate, pair_loss, parse_args, train
+from training.train_scorer import (
+    ATTRIBUTE_CLASSES,
+    COLOURS_AT,
+    MOTIONS_AT,
+    SCORER,
+    SHAPES_AT,
+    evaluate,
+    pair_loss,
+    parse_args,
+    scene_attributes,
+    train,
+)
 
-TINY_SCORER = {"hidden_size": 16, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "patch_h": 2, "patch_w": 2}
+TINY_SCORER = {
+    "hidden_size": 16,
+    "video_depth": 1,
+    "depth": 1,
+    "heads": 2,
+    "mlp_ratio": 2.0,
+    "patch_h": 2,
+    "patch_w": 2,
+}
 
 
 def _args(out: Path, vae: Path, steps: int, *extra: str) -> list[str]:
@@ -66,3 +85,28 @@ def test_bad_arguments_are_refused(
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path), *extra])
     assert words in capsys.readouterr().err
+
+
+def test_scene_attributes_name_colours_shapes_motions_and_count() -> None:
+    import numpy as np
+    from sora_synth.scene import sample_scene
+
+    scene = sample_scene(np.random.default_rng(2), p_two=1.0)
+    target = scene_attributes(scene)
+    assert target.shape == (ATTRIBUTE_CLASSES,) and target[-1] == 1.0
+    named = {i for i in range(ATTRIBUTE_CLASSES - 1) if target[i]}
+    expected = set()
+    for obj in scene.attributes:
+        expected |= {COLOURS_AT[obj.colour], SHAPES_AT[obj.shape], MOTIONS_AT[obj.motion]}
+    assert named == expected
+
+
+def test_the_attribute_head_exists_only_when_asked_for() -> None:
+    from sora_core.errors import ConfigError
+
+    plain = registry.create(SCORER, **TINY_SCORER)
+    video = plain.encode_videos(torch.randn(2, 8, 2, 4, 4))
+    with pytest.raises(ConfigError, match="attribute_classes=0"):
+        plain.video_attributes(video)
+    headed = registry.create(SCORER, attribute_classes=ATTRIBUTE_CLASSES, **TINY_SCORER)
+    assert headed.video_attributes(headed.encode_videos(torch.randn(2, 8, 2, 4, 4))).shape == (2, ATTRIBUTE_CLASSES)

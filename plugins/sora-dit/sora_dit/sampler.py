@@ -234,10 +234,10 @@ class LatentSampler(WeightlessParticle):
 
     def _scorer_problems(self, scorer: Particle | None) -> list[str]:
         cfg = self.config
-        if scorer is None:
-            if cfg.candidates > 1:
-                return [f"candidates={cfg.candidates} needs a scorer component (a {VIDEO_TEXT_SCORER.name}) to choose"]
+        if cfg.candidates == 1:  # a bound scorer is never called: swapping the text encoder must not trip on it
             return []
+        if scorer is None:
+            return [f"candidates={cfg.candidates} needs a scorer component (a {VIDEO_TEXT_SCORER.name}) to choose"]
         problems = []
         ports = scorer.input_ports()
         latent_shape = "B c={} t={} h={} w={}".format(*self.latent_shape(1)[1:])

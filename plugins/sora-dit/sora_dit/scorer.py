@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from sora_core.config import ParticleConfig
+from sora_core.errors import ConfigError
 from sora_core.interfaces import ModuleParticle
 from sora_core.ports import PortSpec
 from sora_dit.blocks import SelfAttention, check_widths
@@ -37,9 +39,16 @@ class LatentTextScorerConfig(ParticleConfig):
     patch_h: int = Field(4, gt=0, description="latent rows per patch")
     patch_w: int = Field(4, gt=0, description="latent columns per patch")
     hidden_size: int = Field(128, gt=0, description="transformer width")
-    depth: int = Field(4, gt=0, description="transformer layers")
+    video_depth: int = Field(2, ge=0, description="layers over the video tokens alone (run once per video)")
+    depth: int = Field(2, gt=0, description="layers over the summary, video and text tokens together")
     heads: int = Field(4, gt=0, description="attention heads")
     mlp_ratio: float = Field(4.0, gt=0, description="MLP width as a multiple of hidden_size")
+    attribute_classes: int = Field(
+        0,
+        ge=0,
+        description="outputs of a head on the video-only tokens that names what the clip holds (a training aid, "
+        "see video_attributes; 0: none)",
+    )
 
     @field_validator("latent_space", "text_space")
     @classmethod
@@ -56,11 +65,13 @@ class LatentTextScorer(ModuleParticle):
     """Scores latent videos ``(B, c, t, h, w)`` against text tokens ``(B, L, D)``: one logit per pair.
 
     The latent is cut into ``patch_t x patch_h x patch_w`` patches, embedded with a fixed 3D sinusoidal
-    position (any duration and resolution whose sizes divide by the patch), and the text tokens are
-    projected to the same width; a learned summary token, the video tokens and the text tokens (each
-    group with its own type embedding; padding masked out) go through ``depth`` pre-norm transformer
-    layers, and the summary token's output becomes the logit. Higher means a better match; the scores
-    of different latents for the same text are comparable, which is what reranking needs.
+    position (any duration and resolution whose sizes divide by the patch) and passed through
+    ``video_depth`` pre-norm transformer layers of their own; then a learned summary token, those video
+    tokens and the text tokens projected to the same width (each group with its own type embedding;
+    padding masked out) go through ``depth`` layers together, and the summary token's output becomes
+    the logit. The video-only part runs once per video however many texts it is scored against. Higher
+    means a better match; the scores of different latents for the same text are comparable, which is
+    what reranking needs.
     """
 
     kind: ClassVar[str] = VIDEO_TEXT_SCORER.name
@@ -80,9 +91,17 @@ class LatentTextScorer(ModuleParticle):
         self.text_embed = nn.Linear(cfg.text_dim, hidden)
         self.summary = nn.Parameter(torch.zeros(1, 1, hidden))
         self.types = nn.Parameter(torch.zeros(3, hidden))  # summary, video, text
+        self.video_layers = nn.ModuleList(
+            EncoderLayer(hidden, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.video_depth)
+        )
         self.layers = nn.ModuleList(EncoderLayer(hidden, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(hidden)
         self.head = nn.Linear(hidden, 1)
+        self.attribute_head = (
+            nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, cfg.attribute_classes))
+            if cfg.attribute_classes
+            else None
+        )
         nn.init.normal_(self.summary, std=0.02)
         nn.init.normal_(self.types, std=0.02)
 
@@ -111,20 +130,48 @@ class LatentTextScorer(ModuleParticle):
         }
 
     def forward(self, latent: Tensor, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:
-        batch, hidden = latent.shape[0], self.config.hidden_size
+        return {"score": self.score_videos(self.encode_videos(latent), condition, condition_mask)}
+
+    def encode_videos(self, latent: Tensor) -> Tensor:
+        """``(B, N, hidden)``: the latent's patch tokens after the video-only layers (reusable for many texts).
+
+        A latent whose sizes do not divide by the patch is padded with zeros at the end of each axis, so the
+        scorer judges any video the denoiser can make."""
+        sizes = latent.shape[2:]
+        short = [-size % patch for size, patch in zip(sizes, self.patchifier.patch_size, strict=True)]
+        if any(short):
+            latent = F.pad(latent, (0, short[2], 0, short[1], 0, short[0]))
         patches = self.patchifier(latent=latent)
         tokens, positions = patches["tokens"], patches["positions"]
-        video = self.video_embed(tokens) + position_embedding(positions, hidden).to(tokens.dtype) + self.types[1]
-        text = self.text_embed(condition.to(tokens.dtype)) + self.types[2]
+        video = self.video_embed(tokens) + position_embedding(positions, self.config.hidden_size).to(tokens.dtype)
+        video = video + self.types[1]
+        for layer in self.video_layers:
+            video = layer(video)
+        return video
+
+    def score_videos(self, video: Tensor, condition: Tensor, condition_mask: Tensor | None = None) -> Tensor:
+        """Match logits ``(B,)`` of encoded videos (:meth:`encode_videos`) and their texts."""
+        batch = video.shape[0]
+        text = self.text_embed(condition.to(video.dtype)) + self.types[2]
         summary = (self.summary + self.types[0]).expand(batch, -1, -1)
         sequence = torch.cat([summary, video, text], dim=1)
         keep = None
         if condition_mask is not None:
-            kept = torch.ones(batch, 1 + video.shape[1], dtype=torch.bool, device=latent.device)
-            keep = torch.cat([kept, condition_mask.to(device=latent.device, dtype=torch.bool)], dim=1)
+            kept = torch.ones(batch, 1 + video.shape[1], dtype=torch.bool, device=video.device)
+            keep = torch.cat([kept, condition_mask.to(device=video.device, dtype=torch.bool)], dim=1)
         for layer in self.layers:
             sequence = layer(sequence, keep)
-        return {"score": self.head(self.norm(sequence[:, 0])).squeeze(-1).to(torch.float32)}
+        return self.head(self.norm(sequence[:, 0])).squeeze(-1).to(torch.float32)
+
+    def video_attributes(self, video: Tensor) -> Tensor:
+        """``(B, attribute_classes)`` logits from encoded videos, before any text is seen: what training can
+        supervise directly (which colours, shapes, motions, how many objects) so the video layers learn fast."""
+        if self.attribute_head is None:
+            raise ConfigError(
+                f"{self.registered_name or 'latent-text-scorer'} has no attribute head (attribute_classes=0)",
+                "create it with attribute_classes > 0",
+            )
+        return self.attribute_head(video.mean(dim=1)).to(torch.float32)
 
 
 class EncoderLayer(nn.Module):

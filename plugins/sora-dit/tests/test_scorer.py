@@ -43,6 +43,13 @@ def test_scores_one_logit_per_video_and_text_and_ignores_padding() -> None:
     assert not torch.allclose(other_text, score)
 
 
+def test_latents_that_do_not_divide_by_the_patch_are_scored_too() -> None:
+    scorer = fresh_scorer()  # 1x4x4 patches
+    with torch.inference_mode():
+        odd = scorer(latent=torch.randn(2, 8, 3, 10, 6), condition=torch.randn(2, 4, 256))["score"]
+    assert odd.shape == (2,) and torch.isfinite(odd).all()
+
+
 def test_bad_sizes_are_refused_naming_the_field() -> None:
     with pytest.raises(Exception, match="hidden_size=30 is not a multiple of heads=4"):
         registry.create(SCORER, hidden_size=30)
@@ -133,7 +140,15 @@ def test_candidates_without_a_scorer_are_refused() -> None:
         sample(2)
 
 
-def test_a_scorer_for_another_text_space_is_refused_at_bind_time() -> None:
+def test_a_scorer_for_another_text_space_is_refused_at_bind_time_when_it_would_be_used() -> None:
+    unused = registry.create(SAMPLER, candidates=1, **SMALL)
+    unused.bind_components(
+        {
+            "denoiser": ZeroDenoiser(),
+            "scheduler": registry.create("sora-dit:rectified-flow-euler"),
+            "scorer": MeanScorer(text_space="text/minilm-l6@1"),
+        }
+    )  # one candidate: the scorer is never called, so its space does not matter
     particle = registry.create(SAMPLER, candidates=2, **SMALL)
     with pytest.raises(ComponentError, match=r"scorer .* input 'condition'.*text/minilm-l6@1"):
         particle.bind_components(
