@@ -67,12 +67,29 @@ FIXED = (
     "synonym_rate",
     "scorer_config",
     "attribute_weight",
+    "kind_weight",
     "vae",
     "cache_clips",
     "frames",
     "height",
     "width",
 )
+
+
+KINDS = tuple(sorted({kind for kinds in MISMATCHES.values() for kind in kinds}))
+
+
+def _kind_weight(text: str) -> tuple[str, float]:
+    kind, _, weight = text.partition("=")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: KIND=W with KIND one of {', '.join(KINDS)}")
+    try:
+        value = float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: W must be a number, as in motion=2") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: W must be above 0")
+    return kind, value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -93,6 +110,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="weight of the video-only head's loss naming the clip's colours, shapes, motions and count (0: none)",
+    )
+    parser.add_argument(
+        "--kind-weight",
+        type=_kind_weight,
+        action="append",
+        default=[],
+        metavar="KIND=W",
+        help=f"draw mismatches of KIND W times as often as a kind not named (repeatable; kinds: {', '.join(KINDS)})",
     )
     parser.add_argument("--scorer-config", default="{}", help="JSON config overrides of the scorer")
     parser.add_argument("--frames", type=int, default=9)
@@ -115,13 +140,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def texts_for(scene: Scene, negatives: int, rng: np.random.Generator) -> list[str]:
-    """The scene's caption, then ``negatives`` captions of mismatched attributes (each of a random kind; a
-    kind that finds no mismatch for this scene gives way to another)."""
+def texts_for(
+    scene: Scene, negatives: int, rng: np.random.Generator, kind_weights: dict[str, float] | None = None
+) -> list[str]:
+    """The scene's caption, then ``negatives`` captions of mismatched attributes (each of a random kind, drawn
+    in proportion to ``kind_weights`` (1 for a kind not named; all equal when ``None``); a kind that finds no
+    mismatch for this scene gives way to another)."""
     texts = [caption(scene, rng, templates=TRAINING_TEMPLATES).text]
     kinds = MISMATCHES[scene.count]
+    odds = None
+    if kind_weights:
+        weights = np.array([kind_weights.get(kind, 1.0) for kind in kinds])
+        odds = weights / weights.sum()
     while len(texts) < 1 + negatives:
-        wrong = mismatch(scene.attributes, kinds[int(rng.integers(len(kinds)))], rng)
+        pick = int(rng.integers(len(kinds))) if odds is None else int(rng.choice(len(kinds), p=odds))
+        wrong = mismatch(scene.attributes, kinds[pick], rng)
         if wrong is not None:
             texts.append(caption(wrong, rng, templates=TRAINING_TEMPLATES, background=scene.background).text)
     return texts
@@ -146,7 +179,12 @@ def step_batch(
     the clips' attributes: a pure function of seed and step."""
     rng = np.random.default_rng([TRAIN, args.seed, step, _STEP_STREAM])
     picks = rng.integers(len(scenes), size=args.batch)
-    texts = [augment(t, rng, args.synonym_rate) for i in picks for t in texts_for(scenes[i], args.negatives, rng)]
+    kind_weights = dict(args.kind_weight)
+    texts = [
+        augment(t, rng, args.synonym_rate)
+        for i in picks
+        for t in texts_for(scenes[i], args.negatives, rng, kind_weights)
+    ]
     generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
     clean = latents[torch.from_numpy(picks)]
     times = torch.rand(args.batch, generator=generator) * args.noise
@@ -226,6 +264,9 @@ def train(args: argparse.Namespace) -> Any:
         sys.exit(f"error: {error}")
     optimizer = torch.optim.AdamW(scorer.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     fixed = {name: getattr(args, name) for name in FIXED}
+    fixed["kind_weight"] = dict(sorted(args.kind_weight))
+    if not args.kind_weight:  # runs from before the option resume as they were
+        del fixed["kind_weight"]
     root = args.out / "checkpoints"
     start = resume_or_start(root, {"scorer": scorer}, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)

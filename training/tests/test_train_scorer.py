@@ -77,6 +77,9 @@ def test_a_positive_weighs_as_much_as_its_negatives() -> None:
         (["--cache-clips", "1"], "needs at least --batch"),
         (["--noise", "1.5"], "a time in [0, 1)"),
         (["--negatives", "0"], "at least one mismatched caption"),
+        (["--kind-weight", "size=2"], "KIND one of add, colour, copy"),
+        (["--kind-weight", "motion=fast"], "W must be a number"),
+        (["--kind-weight", "motion=0"], "W must be above 0"),
     ],
 )
 def test_bad_arguments_are_refused(
@@ -110,3 +113,27 @@ def test_the_attribute_head_exists_only_when_asked_for() -> None:
         plain.video_attributes(video)
     headed = registry.create(SCORER, attribute_classes=ATTRIBUTE_CLASSES, **TINY_SCORER)
     assert headed.video_attributes(headed.encode_videos(torch.randn(2, 8, 2, 4, 4))).shape == (2, ATTRIBUTE_CLASSES)
+
+
+def test_kind_weights_draw_the_weighted_mistakes_more_often() -> None:
+    import numpy as np
+    from sora_synth.scene import sample_scene
+
+    from training.train_scorer import texts_for
+
+    scene = sample_scene(np.random.default_rng(4), p_two=0.0)
+    truth = scene.attributes[0]
+
+    def motion_negatives(weights: dict[str, float] | None) -> int:
+        rng = np.random.default_rng(9)
+        texts = [t for _ in range(60) for t in texts_for(scene, 3, rng, weights)[1:]]
+        # a motion mismatch keeps the colour and shape words and is the only kind that keeps one object
+        return sum(truth.colour in t and truth.shape in t and " and " not in t for t in texts)
+
+    assert motion_negatives({"motion": 20.0}) > 2 * motion_negatives(None)
+
+
+def test_a_resumed_run_must_keep_its_kind_weights(tmp_path: Path, vae_dir: Path) -> None:
+    train(parse_args(_args(tmp_path / "run", vae_dir, 1, "--checkpoint-every", "1", "--kind-weight", "swap=2")))
+    with pytest.raises(SystemExit, match="kind_weight"):
+        train(parse_args(_args(tmp_path / "run", vae_dir, 2, "--resume", "--kind-weight", "swap=3")))

@@ -38,6 +38,11 @@ class LatentTextScorerConfig(ParticleConfig):
     patch_t: int = Field(1, gt=0, description="latent frames per patch")
     patch_h: int = Field(4, gt=0, description="latent rows per patch")
     patch_w: int = Field(4, gt=0, description="latent columns per patch")
+    frame_differences: bool = Field(
+        False,
+        description="also read each latent frame minus the one before it (zero for the first): where things "
+        "moved, as a local feature of every patch rather than a comparison the layers must learn",
+    )
     hidden_size: int = Field(128, gt=0, description="transformer width")
     video_depth: int = Field(2, ge=0, description="layers over the video tokens alone (run once per video)")
     depth: int = Field(2, gt=0, description="layers over the summary, video and text tokens together")
@@ -64,7 +69,8 @@ class LatentTextScorerConfig(ParticleConfig):
 class LatentTextScorer(ModuleParticle):
     """Scores latent videos ``(B, c, t, h, w)`` against text tokens ``(B, L, D)``: one logit per pair.
 
-    The latent is cut into ``patch_t x patch_h x patch_w`` patches, embedded with a fixed 3D sinusoidal
+    The latent (with ``frame_differences``, the latent and each frame's change from the one before,
+    stacked along channels) is cut into ``patch_t x patch_h x patch_w`` patches, embedded with a fixed 3D sinusoidal
     position (any duration and resolution whose sizes divide by the patch) and passed through
     ``video_depth`` pre-norm transformer layers of their own; then a learned summary token, those video
     tokens and the text tokens projected to the same width (each group with its own type embedding;
@@ -84,8 +90,9 @@ class LatentTextScorer(ModuleParticle):
         super().__init__(config, **overrides)
         cfg = self.config
         hidden = cfg.hidden_size
+        read_channels = cfg.latent_channels * (2 if cfg.frame_differences else 1)
         self.patchifier = SpacetimePatchifier(
-            channels=cfg.latent_channels, patch_t=cfg.patch_t, patch_h=cfg.patch_h, patch_w=cfg.patch_w
+            channels=read_channels, patch_t=cfg.patch_t, patch_h=cfg.patch_h, patch_w=cfg.patch_w
         )
         self.video_embed = nn.Linear(self.patchifier.token_size, hidden)
         self.text_embed = nn.Linear(cfg.text_dim, hidden)
@@ -137,6 +144,8 @@ class LatentTextScorer(ModuleParticle):
 
         A latent whose sizes do not divide by the patch is padded with zeros at the end of each axis, so the
         scorer judges any video the denoiser can make."""
+        if self.config.frame_differences:
+            latent = torch.cat([latent, frame_changes(latent)], dim=1)
         sizes = latent.shape[2:]
         short = [-size % patch for size, patch in zip(sizes, self.patchifier.patch_size, strict=True)]
         if any(short):
@@ -172,6 +181,11 @@ class LatentTextScorer(ModuleParticle):
                 "create it with attribute_classes > 0",
             )
         return self.attribute_head(video.mean(dim=1)).to(torch.float32)
+
+
+def frame_changes(latent: Tensor) -> Tensor:
+    """``latent[:, :, t] - latent[:, :, t - 1]`` for each frame ``t``, zero for the first: the same shape."""
+    return torch.cat([torch.zeros_like(latent[:, :, :1]), latent.diff(dim=2)], dim=2)
 
 
 class EncoderLayer(nn.Module):

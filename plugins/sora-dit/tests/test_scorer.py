@@ -50,6 +50,20 @@ def test_latents_that_do_not_divide_by_the_patch_are_scored_too() -> None:
     assert odd.shape == (2,) and torch.isfinite(odd).all()
 
 
+@pytest.mark.parametrize("differences", [False, True])
+def test_frame_differences_let_each_frames_patches_see_what_changed_since_the_one_before(differences: bool) -> None:
+    scorer = fresh_scorer(video_depth=0, frame_differences=differences)  # tokens straight from the patches
+    latent = torch.randn(1, 8, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    moved = latent.clone()
+    moved[:, :, 0] += 1.0  # only frame 0 changes
+    with torch.inference_mode():
+        before, after = scorer.encode_videos(latent)[0], scorer.encode_videos(moved)[0]
+    frame = scorer.patchifier.positions_for((3, 2, 2), batch=1)[0, :, 0]
+    assert not torch.allclose(before[frame == 0], after[frame == 0])
+    assert torch.allclose(before[frame == 2], after[frame == 2])  # frame 2 and its change from frame 1: untouched
+    assert torch.allclose(before[frame == 1], after[frame == 1]) is not differences
+
+
 def test_bad_sizes_are_refused_naming_the_field() -> None:
     with pytest.raises(Exception, match="hidden_size=30 is not a multiple of heads=4"):
         registry.create(SCORER, hidden_size=30)
