@@ -85,7 +85,17 @@ def test_changes_that_only_fit_together_are_applied_at_once(tmp_path: Path) -> N
     """Another text encoder, a fresh denoiser for it and the width and space the sampler reads: valid only together."""
     changes = ["--swap", "text_encoder=sora-text:byte-transformer", "--swap", "denoiser=sora-dit:dit-denoiser"]
     changes += ["--set", "sampler.text_dim=256", "--set", "sampler.text_space=text/sora-byte-transformer@1"]
-    assert generate(tmp_path, "bytes.mp4", *changes).shape == (5, 32, 48, 3)
+    # the shipped scorer reads MiniLM tokens: one candidate leaves it unused (and unchecked)
+    assert generate(tmp_path, "bytes.mp4", *changes, "--candidates", "1").shape == (5, 32, 48, 3)
+
+
+def test_a_scorer_for_another_text_encoder_is_named_when_candidates_would_use_it(tmp_path: Path, capsys) -> None:
+    changes = ["--swap", "text_encoder=sora-text:byte-transformer", "--swap", "denoiser=sora-dit:dit-denoiser"]
+    changes += ["--set", "sampler.text_dim=256", "--set", "sampler.text_space=text/sora-byte-transformer@1"]
+    assert main(["generate", "a red circle", "-o", str(tmp_path / "x.mp4"), *SMALL, *changes]) == 1
+    error = capsys.readouterr().err
+    assert "scorer sora-dit:latent-text-scorer input 'condition'" in error and "text/minilm-l6@1" in error
+    assert not (tmp_path / "x.mp4").exists()
 
 
 def test_swapping_to_another_kind_or_an_unknown_node_is_refused(tmp_path: Path, capsys) -> None:
