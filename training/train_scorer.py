@@ -6,7 +6,8 @@
 Training clips are encoded once by the frozen VAE (``--vae``, the shipped one by default; the cache of
 ``training.latent_cache``). Each step draws ``--batch`` cached latents and, for each, its caption and
 ``--negatives`` captions that get the clip wrong in one way (``training.mismatch``: a colour, shape or
-motion, two objects' attributes swapped, an object dropped, added or copied), all in fresh training
+motion, two objects' attributes swapped, an object dropped, added or copied; ``--kind-weight`` draws some
+kinds more often), all in fresh training
 phrasing with training-only synonyms at ``--synonym-rate``, embedded by the frozen MiniLM. Each latent is
 first blurred towards noise by a random time up to ``--noise`` (``(1 - t) x + t e``), as sampled latents are
 never quite clean. The loss is binary cross-entropy on the match logits, positives weighted as much as all
@@ -67,7 +68,6 @@ FIXED = (
     "synonym_rate",
     "scorer_config",
     "attribute_weight",
-    "kind_weight",
     "vae",
     "cache_clips",
     "frames",
@@ -264,9 +264,8 @@ def train(args: argparse.Namespace) -> Any:
         sys.exit(f"error: {error}")
     optimizer = torch.optim.AdamW(scorer.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     fixed = {name: getattr(args, name) for name in FIXED}
-    fixed["kind_weight"] = dict(sorted(args.kind_weight))
-    if not args.kind_weight:  # runs from before the option resume as they were
-        del fixed["kind_weight"]
+    if args.kind_weight:  # only when given, so runs from before the option still resume
+        fixed["kind_weight"] = dict(sorted(args.kind_weight))
     root = args.out / "checkpoints"
     start = resume_or_start(root, {"scorer": scorer}, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
