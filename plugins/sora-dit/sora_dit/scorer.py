@@ -185,7 +185,7 @@ class LatentTextScorer(ModuleParticle):
 
 def frame_changes(latent: Tensor) -> Tensor:
     """``latent[:, :, t] - latent[:, :, t - 1]`` for each frame ``t``, zero for the first: the same shape."""
-    return torch.cat([torch.zeros_like(latent[:, :, :1]), latent.diff(dim=2)], dim=2)
+    return latent.diff(dim=2, prepend=latent[:, :, :1])
 
 
 class EncoderLayer(nn.Module):
