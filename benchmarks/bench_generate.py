@@ -3,11 +3,13 @@
 Builds the ``t2v`` template (seed 0), warms it up, then generates ``--videos`` clips at the
 default size (or ``--frames/--height/--width``) with ``--steps`` sampling steps, timing every
 node with the pipeline's tracer. The baseline, measured in the same run, is one bare forward
-of the denoiser on the same latent batch the sampler feeds it (prompts plus their
-unconditional copies): a sampling step costs one such forward with the Euler sampler (two
-with Heun), so ``step / denoiser forward`` is what the sampling loop adds around the network.
+of the denoiser on the same latent batch the sampler feeds it (every candidate of the prompt plus
+their unconditional copies): a sampling step costs one such forward with the Euler sampler (two
+with Heun), so ``step / denoiser forward`` is what the sampling loop adds around the network (the
+sampler node's time also holds the scorer's one pass over the candidates when it reranks).
 
-    .venv/bin/python benchmarks/bench_generate.py [--videos 5] [--steps 20] [--sampler sora-dit:rectified-flow-euler]
+    .venv/bin/python benchmarks/bench_generate.py [--videos 5] [--steps 20] [--candidates K] \
+        [--sampler sora-dit:rectified-flow-euler]
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ def denoiser_forward_seconds(pipe: Pipeline, rounds: int) -> float:
     """Median time of one denoiser forward on the batch and latent size the sampler uses."""
     sampler = pipe.nodes["sampler"].config
     denoiser = pipe.nodes["denoiser"]
-    text = pipe.nodes["text_encoder"](text=[PROMPTS[0], ""])
+    guided = sampler.guidance_scale != 1.0
+    prompts = [PROMPTS[0]] * sampler.candidates + ([""] * sampler.candidates if guided else [])
+    text = pipe.nodes["text_encoder"](text=prompts)
     t = 1 + (sampler.frames - 1) // sampler.temporal_compression
     h, w = sampler.height // sampler.spatial_compression, sampler.width // sampler.spatial_compression
-    batch = 2 if sampler.guidance_scale != 1.0 else 1
+    batch = len(prompts)
     latent = torch.randn(batch, sampler.latent_channels, t, h, w)
     inputs = {
         "latent": latent,
@@ -62,6 +66,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int)
     parser.add_argument("--height", type=int)
     parser.add_argument("--width", type=int)
+    parser.add_argument("--candidates", type=int, help="latents sampled per prompt and reranked (the template's)")
     parser.add_argument("--sampler", default=None, help="swap the scheduler node, e.g. sora-dit:rectified-flow-heun")
     args = parser.parse_args()
 
@@ -71,6 +76,8 @@ def main() -> int:
         pipe.swap("scheduler", args.sampler)
     pipe.configure("scheduler", steps=args.steps)
     size = {k: getattr(args, k) for k in ("frames", "height", "width") if getattr(args, k) is not None}
+    if args.candidates is not None:
+        size["candidates"] = args.candidates
     if size:
         pipe.configure("sampler", **size)
     config = pipe.nodes["sampler"].config
@@ -94,7 +101,8 @@ def main() -> int:
 
     print(
         f"t2v: {config.frames} frames of {config.width}x{config.height}, {args.steps} steps of "
-        f"{pipe.nodes['scheduler'].registered_name}, guidance {config.guidance_scale}, {args.videos} videos"
+        f"{pipe.nodes['scheduler'].registered_name}, guidance {config.guidance_scale}, "
+        f"{config.candidates} candidate(s), {args.videos} videos"
     )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, video {tuple(video.shape)}")
     print(f"seconds per video (median)        {per_video:8.3f}")
