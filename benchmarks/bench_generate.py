@@ -46,8 +46,8 @@ def denoiser_forward_seconds(pipe: Pipeline, rounds: int) -> float:
     inputs = {
         "latent": latent,
         "timestep": torch.full((batch,), 0.5),
-        "condition": text["embeddings"][:batch],
-        "condition_mask": text["mask"][:batch],
+        "condition": text["embeddings"],
+        "condition_mask": text["mask"],
     }
     times = []
     with torch.inference_mode():
