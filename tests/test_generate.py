@@ -14,6 +14,9 @@ for plugin in ("sora_dit", "sora_text", "sora_vae"):
     pytest.importorskip(plugin, reason="the t2v template needs sora-dit, sora-text and sora-vae (make setup)")
 
 SMALL = ["--frames", "5", "--height", "32", "--width", "48", "--steps", "2"]
+#: Another text encoder, a fresh denoiser for it and the width and space the sampler reads: valid only together.
+BYTE_TRANSFORMER = ["--swap", "text_encoder=sora-text:byte-transformer", "--swap", "denoiser=sora-dit:dit-denoiser"]
+BYTE_TRANSFORMER += ["--set", "sampler.text_dim=256", "--set", "sampler.text_space=text/sora-byte-transformer@1"]
 
 
 def generate(tmp_path: Path, name: str, *extra: str, prompt: str = "a red circle moving right") -> np.ndarray:
@@ -83,16 +86,12 @@ def test_an_empty_prompt_is_refused(tmp_path: Path, capsys) -> None:
 
 def test_changes_that_only_fit_together_are_applied_at_once(tmp_path: Path) -> None:
     """Another text encoder, a fresh denoiser for it and the width and space the sampler reads: valid only together."""
-    changes = ["--swap", "text_encoder=sora-text:byte-transformer", "--swap", "denoiser=sora-dit:dit-denoiser"]
-    changes += ["--set", "sampler.text_dim=256", "--set", "sampler.text_space=text/sora-byte-transformer@1"]
     # the shipped scorer reads MiniLM tokens: one candidate leaves it unused (and unchecked)
-    assert generate(tmp_path, "bytes.mp4", *changes, "--candidates", "1").shape == (5, 32, 48, 3)
+    assert generate(tmp_path, "bytes.mp4", *BYTE_TRANSFORMER, "--candidates", "1").shape == (5, 32, 48, 3)
 
 
 def test_a_scorer_for_another_text_encoder_is_named_when_candidates_would_use_it(tmp_path: Path, capsys) -> None:
-    changes = ["--swap", "text_encoder=sora-text:byte-transformer", "--swap", "denoiser=sora-dit:dit-denoiser"]
-    changes += ["--set", "sampler.text_dim=256", "--set", "sampler.text_space=text/sora-byte-transformer@1"]
-    assert main(["generate", "a red circle", "-o", str(tmp_path / "x.mp4"), *SMALL, *changes]) == 1
+    assert main(["generate", "a red circle", "-o", str(tmp_path / "x.mp4"), *SMALL, *BYTE_TRANSFORMER]) == 1
     error = capsys.readouterr().err
     assert "scorer sora-dit:latent-text-scorer input 'condition'" in error and "text/minilm-l6@1" in error
     assert not (tmp_path / "x.mp4").exists()

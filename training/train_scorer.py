@@ -7,8 +7,8 @@ Training clips are encoded once by the frozen VAE (``--vae``, the shipped one by
 ``training.latent_cache``). Each step draws ``--batch`` cached latents and, for each, its caption and
 ``--negatives`` captions that get the clip wrong in one way (``training.mismatch``: a colour, shape or
 motion, two objects' attributes swapped, an object dropped, added or copied; ``--kind-weight`` draws some
-kinds more often), all in fresh training
-phrasing with training-only synonyms at ``--synonym-rate``, embedded by the frozen MiniLM. Each latent is
+kinds more often), all in fresh training phrasing with training-only synonyms at ``--synonym-rate``,
+embedded by the frozen MiniLM. Each latent is
 first blurred towards noise by a random time up to ``--noise`` (``(1 - t) x + t e``), as sampled latents are
 never quite clean. The loss is binary cross-entropy on the match logits, positives weighted as much as all
 of a clip's negatives together, so scores are comparable across clips (what choosing between sampled
