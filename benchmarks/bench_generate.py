@@ -22,6 +22,7 @@ import time
 
 import torch
 
+from sora_core.errors import SoraError
 from sora_core.pipeline import Pipeline
 from sora_core.pipeline.trace import Tracer
 
@@ -71,15 +72,17 @@ def main() -> int:
     args = parser.parse_args()
 
     before = peak_rss_mib()
-    pipe = Pipeline.from_template("t2v", seed=0)
-    if args.sampler:
-        pipe.swap("scheduler", args.sampler)
-    pipe.configure("scheduler", steps=args.steps)
-    size = {k: getattr(args, k) for k in ("frames", "height", "width") if getattr(args, k) is not None}
-    if args.candidates is not None:
-        size["candidates"] = args.candidates
-    if size:
-        pipe.configure("sampler", **size)
+    size = {k: getattr(args, k) for k in ("frames", "height", "width", "candidates") if getattr(args, k) is not None}
+    try:
+        pipe = Pipeline.from_template("t2v", seed=0)
+        if args.sampler:
+            pipe.swap("scheduler", args.sampler)
+        pipe.configure("scheduler", steps=args.steps)
+        if size:
+            pipe.configure("sampler", **size)
+    except SoraError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     config = pipe.nodes["sampler"].config
     tracer = Tracer()
     pipe.observe(tracer)
