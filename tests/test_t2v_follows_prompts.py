@@ -35,7 +35,7 @@ def scores() -> torch.Tensor:
     except SoraError as exc:
         pytest.skip(f"the t2v template is not installed: {exc}")
     spec["nodes"]["judge"] = {"particle": "sora-synth:clip-evaluator"}
-    spec["edges"].append("decoder.video -> judge.video")
+    spec["edges"].append(f"{spec['outputs']['video']} -> judge.video")  # the video the template outputs
     spec["inputs"]["prompt"] = ["prompts.prompt", "judge.prompt"]
     spec["outputs"]["scores"] = "judge.scores"
     pipe = Pipeline.from_spec(spec, seed=0)

@@ -1,5 +1,5 @@
-"""sora-dit's pluggy hooks: the ``latent_sampler``, ``prompt_batcher`` and ``video_text_scorer`` kinds and the
-``t2v`` template.
+"""sora-dit's pluggy hooks: the ``latent_sampler``, ``prompt_batcher``, ``video_text_scorer`` and
+``video_compositor`` kinds and the ``t2v`` template.
 
 Named in the ``sora.plugins`` entry point group; it imports no torch.
 """
@@ -45,11 +45,20 @@ VIDEO_TEXT_SCORER = KindSpec(
     contributed_by="sora-dit",
 )
 
+VIDEO_COMPOSITOR = KindSpec(
+    name="video_compositor",
+    description="layer videos (L, C, T, H, W) + layers per prompt (B) -> video (B, C, T, H, W): layers composed",
+    inputs=("video", "layers"),
+    outputs=("video",),
+    learned=False,
+    contributed_by="sora-dit",
+)
+
 
 @hookimpl
 def sora_register_kinds() -> list[KindSpec]:
     """The kinds sora-dit contributes."""
-    return [LATENT_SAMPLER, PROMPT_BATCHER, VIDEO_TEXT_SCORER]
+    return [LATENT_SAMPLER, PROMPT_BATCHER, VIDEO_TEXT_SCORER, VIDEO_COMPOSITOR]
 
 
 @hookimpl

@@ -40,6 +40,11 @@ class CFGPrompts(WeightlessParticle):
         return {"text": PortSpec("str", "N", description="the B prompts, then B copies of negative_prompt")}
 
     def forward(self, prompt: Any) -> dict[str, list[str]]:
+        prompts = self.checked_prompts(prompt)
+        return {"text": prompts + [self.config.negative_prompt] * len(prompts)}
+
+    def checked_prompts(self, prompt: Any) -> list[str]:
+        """``prompt`` as a list of strings; a ``PortError`` naming the input for anything else."""
         if isinstance(prompt, str):
             prompt = [prompt]
         if not isinstance(prompt, (list, tuple)) or not prompt or not all(isinstance(p, str) for p in prompt):
@@ -47,5 +52,4 @@ class CFGPrompts(WeightlessParticle):
                 f"{label(self)}: input 'prompt' must be a string or a list of strings, got {prompt!r:.80}",
                 'pass prompt=["a red circle moving right", ...]',
             )
-        prompts = list(prompt)
-        return {"text": prompts + [self.config.negative_prompt] * len(prompts)}
+        return list(prompt)
