@@ -13,9 +13,10 @@ without targets; they need a MiniLM-conditioned denoiser), and seconds per video
 ``--weights DIR`` is a ``training.train_t2v`` output directory (``denoiser/``, ``text_encoder/``, ``t2v.json``);
 ``default`` (the default) is the ``t2v`` template as shipped, with its trained weights. ``--paraphrase-weights
 DIR`` names a MiniLM-trained run for the paraphrases when the pipeline of ``--weights`` is not conditioned on
-MiniLM. ``--sheet`` writes a contact sheet: one row of 9 frames for each of the first held-out and paraphrase
-prompts, seed 0. ``--candidates K`` samples K latents per video and keeps the one the reranking scorer rates
-highest (``--candidates 1``: no reranking); ``--scorer DIR`` uses those scorer weights.
+MiniLM. ``--sheet`` writes a contact sheet: one row of 9 frames for each of ``--sheet-rows`` held-out prompts and
+as many paraphrases (one-object and two-object prompts in turn), seed 0. ``--candidates K`` samples K latents per
+video and keeps the one the reranking scorer rates highest (``--candidates 1``: no reranking); ``--scorer DIR``
+uses those scorer weights.
 """
 
 from __future__ import annotations
@@ -135,12 +136,26 @@ def ground_truth(prompts: tuple[HeldoutPrompt, ...]) -> Agreement:
     return agreement
 
 
+def sheet_picks(prompts: tuple[HeldoutPrompt, ...], rows: int) -> list[int]:
+    """Indices of ``rows`` prompts for the contact sheet: one-object and two-object prompts in turn, each
+    group's picks spread evenly over it (so the sheet shows different colours, shapes and motions)."""
+    groups: dict[int, list[int]] = {}
+    for i, prompt in enumerate(prompts):
+        groups.setdefault(len(prompt.objects), []).append(i)
+    shares = [rows // len(groups) + (g < rows % len(groups)) for g in range(len(groups))]
+    spread = []
+    for share, (_, members) in zip(shares, sorted(groups.items()), strict=True):
+        share = min(share, len(members))
+        spread.append([members[round(j * (len(members) - 1) / max(1, share - 1))] for j in range(share)])
+    return [picks[j] for j in range(max(map(len, spread), default=0)) for picks in spread if j < len(picks)]
+
+
 def generate(
-    pipe: Pipeline, prompts: tuple[HeldoutPrompt, ...], seeds: int, keep: int = 0
+    pipe: Pipeline, prompts: tuple[HeldoutPrompt, ...], seeds: int, keep: list[int] | None = None
 ) -> tuple[Agreement, float, list[torch.Tensor]]:
     """Each prompt generated with seeds ``0..seeds-1`` (one video per run) and scored; mean seconds per video,
-    and the seed-0 videos of the first ``keep`` prompts."""
-    agreement, seconds, kept = Agreement(), 0.0, []
+    and the seed-0 videos of the prompts at indices ``keep``, in that order."""
+    agreement, seconds, kept = Agreement(), 0.0, {}
     for i, prompt in enumerate(prompts):
         for seed in range(seeds):
             began = time.perf_counter()
@@ -151,9 +166,9 @@ def generate(
             )["video"]
             seconds += time.perf_counter() - began
             agreement.add(score(video[0], prompt.text))
-            if seed == 0 and i < keep:
-                kept.append(video[0])
-    return agreement, seconds / max(1, len(prompts) * seeds), kept
+            if seed == 0 and i in (keep or ()):
+                kept[i] = video[0]
+    return agreement, seconds / max(1, len(prompts) * seeds), [kept[i] for i in keep or ()]
 
 
 def report(label: str, agreement: Agreement, targets: bool = True) -> bool:
@@ -213,12 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     candidates = pipe.nodes["sampler"].config.candidates
     print(f"{candidates} candidate(s) per video" + (", reranked by the scorer" if candidates > 1 else ""))
     text_encoder = pipe.spec.nodes["text_encoder"].particle
-    keep = args.sheet_rows if args.sheet else 0
+    rows = args.sheet_rows if args.sheet else 0
+    keep = sheet_picks(heldout, rows)
     pipe.run({"prompt": ["warm-up"]}, seed=0, progress=False)
     agreement, per_video, sheet = generate(pipe, heldout, args.seeds, keep)
     passed = report(f"generated, held-out prompts (text encoder {text_encoder})", agreement)
     print(f"  {per_video:.2f} s per video ({torch.get_num_threads()} thread(s))")
-    sheet_prompts = [p.text for p in heldout[:keep]]
+    sheet_prompts = [heldout[i].text for i in keep]
 
     if text_encoder != MINILM:
         if args.paraphrase_weights is None:
@@ -232,11 +248,12 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(f"error: {args.paraphrase_weights} was not trained on {MINILM}")
             pipe = build_pipeline(args.paraphrase_weights, args.steps, args.guidance, args.candidates, args.scorer)
     if pipe is not None:
+        keep = sheet_picks(paraphrases, rows)
         agreement, per_video, kept = generate(pipe, paraphrases, args.seeds, keep)
         report(f"generated, paraphrase prompts (text encoder {MINILM}; reported, no targets)", agreement, False)
         print(f"  {per_video:.2f} s per video")
         sheet += kept
-        sheet_prompts += [p.text for p in paraphrases[:keep]]
+        sheet_prompts += [paraphrases[i].text for i in keep]
     if args.sheet:
         write_sheet(args.sheet, sheet, sheet_prompts)
     print("PASS" if passed else "FAIL")

@@ -48,6 +48,9 @@ class LayerCompositorConfig(ParticleConfig):
         description="space kept between a layer's object and what is already placed, as a fraction of min(H, W) "
         "(0.09: as far apart as sora-synth's training scenes keep their objects)",
     )
+    erase_margin: int = Field(
+        4, ge=0, le=8, description="pixels around a dropped object also painted with the background (its faint rim)"
+    )
     max_shift: float = Field(
         1.0, gt=0, le=1.0, description="largest shift tried, as a fraction of the frame's height and width"
     )
@@ -111,6 +114,19 @@ def largest_objects(alpha: Tensor, keep: int) -> Tensor:
     weight = torch.zeros(names.numel()).index_add_(0, index, alpha[present].float())
     kept = names[weight.topk(keep).indices]
     return alpha * torch.isin(labels, kept)
+
+
+def _erase(video: Tensor, alpha: Tensor, kept: Tensor, background: Tensor, margin: int) -> Tensor:
+    """``video`` with the objects of ``alpha`` that ``kept`` dropped painted over with ``background``, and
+    ``margin`` pixels around them: a decoded object's rim is too faint for the matte but still shows as an
+    outline once the object is gone. Pixels of kept objects are left alone."""
+    dropped = (alpha - kept) > 0
+    if not dropped.any():
+        return video
+    if margin:
+        grown = F.max_pool2d(dropped.float(), kernel_size=2 * margin + 1, stride=1, padding=margin) > 0
+        dropped = grown & (kept <= 0)
+    return torch.where(dropped[None], background[:, None, None, None].to(video.dtype), video)
 
 
 def _overlap(shift: int, size: int) -> tuple[slice, slice]:
@@ -198,9 +214,8 @@ class LayerCompositor(WeightlessParticle):
             return base
         alpha, background = matte(layer_video[0].float(), cfg.matte_low, cfg.matte_high)
         kept = largest_objects(alpha, wanted[0])
-        if wanted[0] > 0:  # objects beyond those asked for are painted over with the background
-            dropped = (alpha - kept)[None]
-            base = (base * (1 - dropped) + background[:, None, None, None] * dropped).to(layer_video.dtype)
+        if wanted[0] > 0:
+            base = _erase(base, alpha, kept, background, cfg.erase_margin)
         occupied = kept > 0.5
         for layer, keep in zip(layer_video[1:], wanted[1:], strict=True):
             alpha, background = matte(layer.float(), cfg.matte_low, cfg.matte_high)

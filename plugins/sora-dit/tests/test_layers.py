@@ -160,3 +160,14 @@ def test_a_layer_keeps_only_the_objects_it_asks_for() -> None:
         assert torch.equal(out, video)
     with pytest.raises(PortError, match=r"input 'objects' \[1, 1\] must hold one count of 0 or more per video"):
         compositor(video=video[None], layers=torch.tensor([1]), objects=torch.tensor([1, 1]))
+
+
+def test_a_dropped_object_takes_its_faint_rim_with_it() -> None:
+    video = layer(BLACK, RED, 4, [2, 4, 6], size=8)
+    video[:, :, 19:26, 19:26] = BLACK + 0.05  # a rim too faint for the matte, around
+    video[:, :, 20:25, 20:25] = torch.tensor(RED).view(3, 1, 1)  # an extra copy that is dropped
+    for margin, rim_left in ((0, True), (4, False)):
+        compositor = registry.create(COMPOSITOR, erase_margin=margin)
+        out = compositor(video=video[None], layers=torch.tensor([1]), objects=torch.tensor([1]))["video"][0]
+        assert ((out[:, :, 19:26, 19:26] - BLACK).abs().amax() > 0.01) == rim_left
+        assert torch.equal(object_pixels(out, RED), object_pixels(layer(BLACK, RED, 4, [2, 4, 6]), RED))
