@@ -33,7 +33,8 @@ __all__ = ["LayerCompositor", "LayerCompositorConfig", "largest_objects", "matte
 
 
 class LayerCompositorConfig(ParticleConfig):
-    """The matte's colour thresholds, and how far apart layers' objects are kept."""
+    """The matte's colour thresholds, how far around a dropped object is painted over, and how far apart layers'
+    objects are kept."""
 
     matte_low: float = Field(
         0.15,
