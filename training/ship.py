@@ -1,4 +1,4 @@
-"""Copy trained particles into their plugins as the default weights the ``t2v`` template loads.
+"""Copy trained particles into their plugins as the default weights the ``t2v``, ``v2t`` and ``vqa`` templates load.
 
     python -m training.ship --vae /tmp/runs/vae --t2v /tmp/runs/t2v --scorer /tmp/runs/scorer
     python -m training.ship --scorer /tmp/runs/scorer --storage-dtype float16    # only the scorer
@@ -21,6 +21,8 @@ from typing import Any
 from sora_core import registry
 from sora_core.errors import SoraError
 from training.t2v_objective import DENOISER, VAE_DECODER, VAE_ENCODER
+from training.train_captioner import CAPTIONER
+from training.train_qa import QA
 from training.train_scorer import SCORER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,8 @@ TARGETS: dict[str, tuple[str, str, Path]] = {
     VAE_DECODER: ("vae", "decoder", Path("plugins/sora-vae/sora_vae/weights/causal-vae-decoder")),
     DENOISER: ("t2v", "denoiser", Path("plugins/sora-dit/sora_dit/weights/dit-denoiser")),
     SCORER: ("scorer", "scorer", Path("plugins/sora-dit/sora_dit/weights/latent-text-scorer")),
+    CAPTIONER: ("captioner", "captioner", Path("plugins/sora-understand/sora_understand/weights/latent-captioner")),
+    QA: ("qa", "qa", Path("plugins/sora-understand/sora_understand/weights/question-answerer")),
 }
 #: The most the shipped weights may weigh together (the issue's 25 MB).
 BUDGET_BYTES = 25_000_000
@@ -46,15 +50,16 @@ def _size(directory: Path) -> int:
 def ship(
     runs: dict[str, Path], root: Path = ROOT, budget: int = BUDGET_BYTES, storage_dtype: Any = None
 ) -> dict[str, int]:
-    """Load every trained particle of the runs given (``vae``, ``t2v``, ``scorer``: their ``--out``
-    directories), check the budget on them as they will be written (``storage_dtype``: see
+    """Load every trained particle of the runs given (``vae``, ``t2v``, ``scorer``, ``captioner``, ``qa``: their
+    ``--out`` directories), check the budget on them as they will be written (``storage_dtype``: see
     ``save_pretrained``) plus the weights already under ``root`` that they do not replace, then write them
     under ``root`` (the repository); returns each shipped particle's size in bytes."""
     unknown = sorted(set(runs) - {run for run, _, _ in TARGETS.values()})
     if unknown or not runs:
         raise ShipError(
             f"nothing to ship from runs {sorted(runs)}" if not unknown else f"unknown runs {unknown}",
-            "give the --out directories of train_vae (vae), train_t2v (t2v) and/or train_scorer (scorer)",
+            "give the --out directories of train_vae (vae), train_t2v (t2v), train_scorer (scorer) and/or "
+            "train_captioner (captioner), train_qa (qa)",
         )
     chosen = {name: target for name, target in TARGETS.items() if target[0] in runs}
     loaded = {name: registry.load(name, weights=runs[run] / sub) for name, (run, sub, _) in chosen.items()}
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vae", type=Path, help="training.train_vae's --out directory")
     parser.add_argument("--t2v", type=Path, help="training.train_t2v's --out directory")
     parser.add_argument("--scorer", type=Path, help="training.train_scorer's --out directory")
+    parser.add_argument("--captioner", type=Path, help="training.train_captioner's --out directory")
+    parser.add_argument("--qa", type=Path, help="training.train_qa's --out directory")
     parser.add_argument(
         "--storage-dtype",
         choices=["float32", "float16", "bfloat16"],
@@ -92,7 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        runs = {run: getattr(args, run) for run in ("vae", "t2v", "scorer") if getattr(args, run) is not None}
+        runs = {
+            run: getattr(args, run)
+            for run in ("vae", "t2v", "scorer", "captioner", "qa")
+            if getattr(args, run) is not None
+        }
         sizes = ship(runs, storage_dtype=args.storage_dtype)
     except SoraError as error:
         sys.exit(f"error: {error}")

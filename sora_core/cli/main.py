@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         new_command,
         pipeline_commands,
         publish_commands,
+        understand_commands,
     )
 
     parser = argparse.ArgumentParser(
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (
         generate_command,
+        understand_commands,
         catalog_commands,
         load_command,
         pipeline_commands,

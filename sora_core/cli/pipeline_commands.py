@@ -20,7 +20,8 @@ def add_commands(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a pipeline input: randn:16,10,512 | zeros:... | FILE.safetensors[:TENSOR] | JSON | text",
+        help="a pipeline input: randn:16,10,512 | zeros:... | FILE.safetensors[:TENSOR] | CLIP.mp4 | CLIP.gif | "
+        "FRAMES_DIR | JSON | text",
     )
     run.add_argument("--seed", type=int, default=None, help="seed the run (and random inputs) for reproducibility")
     run.add_argument("--sequential", action="store_true", help="run independent branches one after another")

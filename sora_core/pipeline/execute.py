@@ -188,11 +188,22 @@ def _check_inputs(pipeline: Pipeline, plan: ExecutionPlan, inputs: Mapping[str, 
         )
 
 
+def _bind(pipeline: Pipeline, node: str, bound: set[str]) -> None:
+    """Bind ``node``'s components, and theirs in turn (a component can call components of its own)."""
+    bound.add(node)
+    components = pipeline.spec.nodes[node].components
+    if components:
+        pipeline.nodes[node].bind_components({slot: pipeline.nodes[target] for slot, target in components.items()})
+    for target in components.values():
+        if target not in bound:
+            _bind(pipeline, target, bound)
+
+
 def _run_node(pipeline: Pipeline, plan: NodePlan, values: Values, results: Values, seed: int | None, hook: Any) -> None:
     node = plan.name
     particle = pipeline.nodes[node]
     if plan.components:  # bound on every run, so a swapped component node takes effect
-        particle.bind_components({slot: pipeline.nodes[target] for slot, target in plan.components})
+        _bind(pipeline, node, set())
     # Each input is read by exactly one node: popping it lets intermediates be freed as the run goes.
     kwargs = {
         port: _place(values.pop((node, port)), plan.device, plan.dtype)

@@ -4,6 +4,8 @@
 
 * ``randn:16,10,512`` / ``rand:...`` / ``zeros:...`` / ``ones:...``: a new float32 tensor;
 * ``FILE.safetensors`` or ``FILE.safetensors:TENSOR``: a tensor from a safetensors file;
+* ``CLIP.mp4``, ``CLIP.gif`` or a folder of ``.png``/``.jpg`` frames: a video ``(1, 3, T, H, W)`` in
+  ``[-1, 1]`` (for a ``float`` port);
 * JSON (``[[1, 2], [3, 4]]``, ``3.5``, ``true``): a tensor of the port's dtype;
 * anything else: text (a ``str`` port gets a one-item list).
 """
@@ -34,6 +36,8 @@ def parse_value(name: str, text: str, spec: dict[str, Any], generator: torch.Gen
         return _from_safetensors(name, Path(path + ".safetensors"), tensor_name.removeprefix(":"))
     if dtype == "str":
         return [text]
+    if text.lower().endswith(VIDEO_FILE_SUFFIXES) or Path(text).is_dir():
+        return _from_video(name, Path(text))
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -47,6 +51,19 @@ def parse_value(name: str, text: str, spec: dict[str, Any], generator: torch.Gen
     if dtype == "int":
         torch_dtype = torch.int64
     return torch.tensor(data, dtype=torch_dtype)
+
+
+#: File names ``--input`` reads as a video (a folder of frames is read too).
+VIDEO_FILE_SUFFIXES = (".mp4", ".gif")
+
+
+def _from_video(name: str, path: Path) -> torch.Tensor:
+    from sora_core.video_io import VideoError, read_video, to_video
+
+    try:
+        return to_video(read_video(path))[None]
+    except VideoError as error:
+        raise PortError(f"input {name!r}: {error.message}", error.hint) from None
 
 
 def _factory(name: str, kind: str, sizes: str, generator: torch.Generator | None) -> torch.Tensor:

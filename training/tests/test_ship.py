@@ -14,6 +14,7 @@ from training.ship import TARGETS, ShipError, ship
 TINY_VAE = {"base_channels": 8, "latent_channels": 4}
 TINY_DIT = {"hidden_size": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "latent_channels": 4}
 TINY_SCORER = {"hidden_size": 16, "depth": 1, "heads": 2, "latent_channels": 4}
+TINY_CAPTIONER = {"width": 16, "dilations": [1], "latent_channels": 4}
 
 
 @pytest.fixture
@@ -23,7 +24,13 @@ def runs(tmp_path: Path) -> dict[str, Path]:
     registry.create("sora-vae:causal-vae-decoder", **TINY_VAE).save_pretrained(tmp_path / "vae/decoder")
     registry.create("sora-dit:dit-denoiser", **TINY_DIT).save_pretrained(tmp_path / "t2v/denoiser")
     registry.create("sora-dit:latent-text-scorer", **TINY_SCORER).save_pretrained(tmp_path / "scorer/scorer")
-    return {"vae": tmp_path / "vae", "t2v": tmp_path / "t2v", "scorer": tmp_path / "scorer"}
+    registry.create("sora-understand:latent-captioner", **TINY_CAPTIONER).save_pretrained(tmp_path / "cap/captioner")
+    return {
+        "vae": tmp_path / "vae",
+        "t2v": tmp_path / "t2v",
+        "scorer": tmp_path / "scorer",
+        "captioner": tmp_path / "cap",
+    }
 
 
 def test_shipped_weights_load_and_equal_the_trained_ones(tmp_path: Path, runs: dict[str, Path]) -> None:
@@ -74,6 +81,6 @@ def test_shipping_some_runs_keeps_the_rest_and_counts_them_in_the_budget(tmp_pat
     with pytest.raises(ShipError, match="already shipped and kept"):
         ship({"scorer": runs["scorer"]}, root=repo, budget=kept + 1000)
     with pytest.raises(ShipError, match="unknown runs"):
-        ship({"captioner": runs["scorer"]}, root=repo)
+        ship({"captions": runs["scorer"]}, root=repo)
     with pytest.raises(ShipError, match="nothing to ship"):
         ship({}, root=repo)

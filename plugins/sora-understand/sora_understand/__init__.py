@@ -1,0 +1,1 @@
+"""sora-understand: video understanding particles (video -> text) for sora-core."""

@@ -1,0 +1,81 @@
+"""``sora caption CLIP`` and ``sora ask CLIP QUESTION``: the ``v2t`` and ``vqa`` templates run on an MP4, a GIF
+or a folder of PNG frames."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sora_core.errors import ConfigError
+
+
+def add_commands(commands: Any) -> None:
+    parser = commands.add_parser("caption", help="describe a video in words (the v2t pipeline)")
+    parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
+    parser.add_argument("--template", default="v2t", help="the video-to-text template or spec file (default v2t)")
+    _common(parser)
+    parser.set_defaults(run=run_caption)
+
+    parser = commands.add_parser("ask", help="answer a question about a video (the vqa pipeline)")
+    parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
+    parser.add_argument("question", help='what to ask, e.g. "what colour is the circle?"')
+    parser.add_argument("--template", default="vqa", help="the question-answering template or spec file (default vqa)")
+    _common(parser)
+    parser.set_defaults(run=run_ask)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    parser.add_argument("--json", action="store_true", help="print the outputs as JSON")
+    parser.add_argument(
+        "--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help="replace a node's particle"
+    )
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], metavar="NODE.FIELD=VALUE", help="change a node's config"
+    )
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="show progress bars")
+
+
+def read_clip(path: str) -> Any:
+    """The clip at ``path`` as a batch of one ``(1, 3, T, H, W)`` in ``[-1, 1]``."""
+    from sora_core.video_io import read_video, to_video
+
+    return to_video(read_video(Path(path)))[None]
+
+
+def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[str, ...]) -> dict[str, Any]:
+    """Build ``args.template`` (with ``--swap``/``--set``), check it has the inputs and ``wanted`` outputs, run it."""
+    from sora_core.cli.pipeline_commands import build
+
+    video = read_clip(args.video)  # an unreadable file fails before anything is built
+    args.target = args.template
+    pipe = build(args)
+    missing = [f"input {n!r}" for n in ("video", *inputs) if n not in pipe.spec.inputs]
+    missing += [f"output {n!r}" for n in wanted if n not in pipe.spec.outputs]
+    if missing:
+        raise ConfigError(
+            f"pipeline {pipe.name!r} lacks {', '.join(missing)}", f"use a template with them (default {args.template})"
+        )
+    return pipe.run({"video": video, **inputs}, seed=args.seed, progress=args.progress)
+
+
+def run_caption(args: argparse.Namespace) -> int:
+    outputs = run_on_clip(args, {}, ("caption",))
+    caption = outputs["caption"][0]
+    if args.json:
+        count = outputs.get("count")
+        print(json.dumps({"caption": caption, "objects": None if count is None else int(count[0])}))
+    else:
+        sys.stdout.write(caption + "\n")
+    return 0
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    if not args.question.strip():
+        raise ConfigError("the question is empty", 'ask e.g. sora ask clip.mp4 "what colour is the circle?"')
+    answer = run_on_clip(args, {"question": [args.question]}, ("answer",))["answer"][0]
+    print(json.dumps({"question": args.question, "answer": answer}) if args.json else answer)
+    return 0

@@ -1,0 +1,80 @@
+"""sora caption and video inputs to sora run: clips read from files, captioned by the v2t template, a round trip
+from sora generate, and clear errors for what cannot be read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sora_core.cli.main import main
+from sora_core.errors import PortError
+from sora_core.pipeline.values import parse_value
+from sora_core.video_io import write_video
+
+for plugin in ("sora_understand", "sora_dit", "sora_text", "sora_vae"):
+    pytest.importorskip(plugin, reason="v2t and t2v need sora-understand, sora-dit, sora-text and sora-vae")
+
+
+def square_clip(colour: tuple[int, int, int], frames: int = 9) -> np.ndarray:
+    """A large square of ``colour`` on black, moving right by 3 pixels a frame."""
+    video = np.full((frames, 64, 64, 3), 8, dtype=np.uint8)
+    for t in range(frames):
+        video[t, 24:42, 6 + 3 * t : 24 + 3 * t] = colour
+    return video
+
+
+def test_video_files_and_frame_folders_are_pipeline_inputs(tmp_path: Path) -> None:
+    clip = square_clip((220, 40, 40))
+    write_video(clip, tmp_path / "clip.gif")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t in range(3):
+        Image.fromarray(clip[t]).save(frames / f"frame{t}.png")
+    video = parse_value("video", str(tmp_path / "clip.gif"), {"dtype": "float32"})
+    assert video.shape == (1, 3, 9, 64, 64) and video.min() >= -1 and video.max() <= 1
+    assert parse_value("video", str(frames), {"dtype": "float32"}).shape == (1, 3, 3, 64, 64)
+    with pytest.raises(PortError, match=r"input 'video': .*nowhere\.mp4 does not exist"):
+        parse_value("video", str(tmp_path / "nowhere.mp4"), {"dtype": "float32"})
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    with pytest.raises(PortError, match=r"broken\.mp4 is not a readable video"):
+        parse_value("video", str(tmp_path / "broken.mp4"), {"dtype": "float32"})
+
+
+def test_caption_of_a_clip_names_its_object(tmp_path: Path, capsys) -> None:
+    write_video(square_clip((220, 40, 40)), tmp_path / "red.mp4")
+    assert main(["caption", str(tmp_path / "red.mp4")]) == 0
+    caption = capsys.readouterr().out.strip()
+    assert "red square moving right" in caption, caption
+    assert main(["caption", str(tmp_path / "red.mp4"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"caption": caption, "objects": 1}
+
+
+def test_run_v2t_reads_the_clip_named_as_input(tmp_path: Path, capsys) -> None:
+    write_video(square_clip((50, 90, 235)), tmp_path / "blue.gif")
+    assert main(["run", "v2t", "--input", f"video={tmp_path / 'blue.gif'}", "--json", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "blue square moving right" in printed, printed
+
+
+def test_round_trip_generate_then_caption(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "made.mp4"
+    assert main(["generate", "a red circle moving right", "-o", str(out)]) == 0
+    assert main(["caption", str(out)]) == 0
+    caption = capsys.readouterr().out.strip()
+    assert "red circle moving right" in caption, caption
+
+
+def test_unreadable_clips_and_wrong_templates_are_clear_errors(tmp_path: Path, capsys) -> None:
+    assert main(["caption", str(tmp_path / "missing.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert "missing.mp4 does not exist" in err and "Traceback" not in err
+    (tmp_path / "empty").mkdir()
+    assert main(["caption", str(tmp_path / "empty")]) == 1
+    assert "holds no .png or .jpg frames" in capsys.readouterr().err
+    write_video(square_clip((220, 40, 40)), tmp_path / "red.gif")
+    assert main(["caption", str(tmp_path / "red.gif"), "--template", "t2v"]) == 1
+    assert "lacks input 'video', output 'caption'" in capsys.readouterr().err
