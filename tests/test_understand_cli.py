@@ -78,3 +78,20 @@ def test_unreadable_clips_and_wrong_templates_are_clear_errors(tmp_path: Path, c
     write_video(square_clip((220, 40, 40)), tmp_path / "red.gif")
     assert main(["caption", str(tmp_path / "red.gif"), "--template", "t2v"]) == 1
     assert "lacks input 'video', output 'caption'" in capsys.readouterr().err
+
+
+def test_ask_answers_and_refuses_an_empty_question(tmp_path: Path, capsys) -> None:
+    write_video(square_clip((240, 220, 40)), tmp_path / "yellow.gif")
+    assert main(["ask", str(tmp_path / "yellow.gif"), "what colour is the square?"]) == 0
+    assert capsys.readouterr().out.strip() == "yellow"
+    assert main(["ask", str(tmp_path / "yellow.gif"), "how many objects are there?", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"question": "how many objects are there?", "answer": "one"}
+    assert main(["ask", str(tmp_path / "yellow.gif"), " "]) == 1
+    assert "the question is empty" in capsys.readouterr().err
+
+
+def test_a_clip_the_encoder_cannot_take_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    write_video(square_clip((240, 220, 40), frames=8), tmp_path / "eight.gif")
+    assert main(["caption", str(tmp_path / "eight.gif")]) == 1
+    err = capsys.readouterr().err
+    assert "sora-vae:causal-vae-encoder" in err and "Traceback" not in err

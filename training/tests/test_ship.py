@@ -25,11 +25,13 @@ def runs(tmp_path: Path) -> dict[str, Path]:
     registry.create("sora-dit:dit-denoiser", **TINY_DIT).save_pretrained(tmp_path / "t2v/denoiser")
     registry.create("sora-dit:latent-text-scorer", **TINY_SCORER).save_pretrained(tmp_path / "scorer/scorer")
     registry.create("sora-understand:latent-captioner", **TINY_CAPTIONER).save_pretrained(tmp_path / "cap/captioner")
+    registry.create("sora-understand:question-answerer", text_dim=8).save_pretrained(tmp_path / "qa/qa")
     return {
         "vae": tmp_path / "vae",
         "t2v": tmp_path / "t2v",
         "scorer": tmp_path / "scorer",
         "captioner": tmp_path / "cap",
+        "qa": tmp_path / "qa",
     }
 
 
