@@ -17,6 +17,12 @@ Questions: on the same clips, the ``vqa`` template answers one question of each 
 count, whether something is there: half of those about an object that is absent), worded by templates that
 are not among the question answerer's example questions; an answer is right when it names exactly the right
 words (in any order). Target >= 85%.
+
+Key frames: ``--event-clips`` clips of 17 frames in which objects enter from an edge and stop, stop, start
+or turn back (one or two objects, paths drawn per clip by :func:`event_scene`; nothing is trained on them),
+summarised by the ``summarize`` template. Recall: the share of the scene's events (``Scene.events``) with a
+key frame within one frame of them (target >= 80%); also printed, the share whose kind the summary names
+at that frame, and how many key frames a clip gets against how many events it has.
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from sora_synth.captions import PromptError, parse_prompt
-from sora_synth.scene import render_tensor
+from sora_synth.scene import Keyframe, ObjectSpec, Scene, render_tensor
 from sora_synth.splits import heldout_prompts
-from sora_synth.vocabulary import ObjectAttributes
+from sora_synth.vocabulary import BACKGROUNDS, COLOURS, SHAPES, SIZES, ObjectAttributes
 
 from sora_core.errors import SoraError
 from sora_core.pipeline import Pipeline
@@ -44,6 +50,9 @@ TARGET = 0.90
 QA_TARGET = 0.85
 SCENES = 0xB3C7
 QUESTIONS = 0xB3C8
+EVENTS = 0xB3C9
+KEY_TARGET = 0.80
+EVENT_FRAMES = 17
 NUMBERS = ("zero", "one", "two", "three")
 
 
@@ -54,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=24, help="clips per pipeline run")
     parser.add_argument("--via-mp4", action="store_true", help="round-trip every clip through an MP4 file first")
     parser.add_argument("--generated", type=int, default=0, help="also caption t2v's videos of the first N prompts")
+    parser.add_argument("--event-clips", type=int, default=120, help="clips with events for the key frames")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args(argv)
 
@@ -98,7 +108,9 @@ def encoder_seconds(pipe: Pipeline, clips: list[torch.Tensor], batch: int) -> fl
     return (time.perf_counter() - began) / max(1, len(clips))
 
 
-def report(label: str, captions: list[str], truths: list[tuple[tuple[ObjectAttributes, ...], str]]) -> bool:
+def report(
+    label: str, captions: list[str], truths: list[tuple[tuple[ObjectAttributes, ...], str]], targets: bool = True
+) -> bool:
     verdicts: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
     counts, backgrounds, unreadable = [], [], 0
     for text, (objects, background) in zip(captions, truths, strict=True):
@@ -117,7 +129,8 @@ def report(label: str, captions: list[str], truths: list[tuple[tuple[ObjectAttri
     for name in ATTRIBUTES:
         rate = float(np.mean(verdicts[name]))
         passed &= rate >= TARGET
-        print(f"  {name:<10} {100 * rate:6.1f}%  target >= {100 * TARGET:.0f}%  {'PASS' if rate >= TARGET else 'FAIL'}")
+        verdict = f"  target >= {100 * TARGET:.0f}%  {'PASS' if rate >= TARGET else 'FAIL'}" if targets else ""
+        print(f"  {name:<10} {100 * rate:6.1f}%{verdict}")
     print(f"  count      {100 * float(np.mean(counts)):6.1f}%")
     print(f"  background {100 * float(np.mean(backgrounds)):6.1f}%")
     if unreadable:
@@ -175,6 +188,73 @@ def answer_all(pipe: Pipeline, clips: list[torch.Tensor], asked: list[list[tuple
     return answers
 
 
+def event_path(rng: np.random.Generator, kind: str, radius: float, band: tuple[float, float]) -> tuple[list, str]:
+    """Keyframes of an object that ``kind``: enters (from the left or right edge, then stops), stops, starts
+    or turns (back along its way), its row inside ``band``; and the motion its first segment has."""
+    turn = float(rng.uniform(0.35, 0.65))
+    y = float(rng.uniform(band[0] + radius, band[1] - radius))
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    if kind == "enters":
+        x0 = -radius - 0.02 if sign > 0 else 1 + radius + 0.02
+        x1 = float(rng.uniform(0.35, 0.65))
+        path = [(0.0, x0), (turn, x1), (1.0, x1)]
+    else:
+        travel = sign * float(rng.uniform(0.3, 0.45))
+        x0 = 0.5 - travel / 2
+        if kind == "stops":
+            path = [(0.0, x0), (turn, x0 + travel), (1.0, x0 + travel)]
+        elif kind == "starts":
+            path = [(0.0, x0), (turn, x0), (1.0, x0 + travel)]
+        else:
+            path = [(0.0, x0), (turn, x0 + travel), (1.0, x0 + travel - sign * float(rng.uniform(0.15, 0.3)))]
+    motion = "still" if kind == "starts" else ("right" if sign > 0 else "left")
+    return [Keyframe(u, x, y, radius) for u, x in path], motion
+
+
+def event_scene(rng: np.random.Generator) -> Scene:
+    """One or two objects (in the top and bottom halves), each of which enters, stops, starts or turns."""
+    count = 1 + int(rng.random() < 0.5)
+    bands = [(0.0, 1.0)] if count == 1 else [(0.0, 0.5), (0.5, 1.0)]
+    colours = rng.choice(list(COLOURS), count, replace=False)
+    objects = []
+    for i in range(count):
+        size = ("small", "large")[int(rng.integers(2))] if count == 1 else "small"
+        kind = ("enters", "stops", "starts", "turns")[int(rng.integers(4))]
+        keys, motion = event_path(rng, kind, SIZES[size], bands[i])
+        objects.append(ObjectSpec(SHAPES[int(rng.integers(len(SHAPES)))], str(colours[i]), size, motion, tuple(keys)))
+    return Scene(list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))], tuple(objects))
+
+
+def key_frames(clips: int) -> bool:
+    """Summarise ``clips`` event clips; print recall within one frame, kinds named, key frames per clip."""
+    pipe = Pipeline.from_template("summarize", seed=0)
+    found, named, keys, events = [], [], 0, 0
+    began = time.perf_counter()
+    example = ""
+    for i in range(clips):
+        scene = event_scene(np.random.default_rng([EVENTS, i]))
+        out = pipe.run({"video": render_tensor(scene, EVENT_FRAMES)[None]}, seed=0, progress=False)
+        frames = [int(f) for f in out["frames"][0] if f >= 0]
+        summary = out["summary"][0]
+        example = example or summary
+        keys += len(frames)
+        for event in scene.events(EVENT_FRAMES):
+            events += 1
+            found.append(any(abs(f - event.frame) <= 1 for f in frames))
+            near = [f"{event.kind} (frame {f})" for f in (event.frame - 1, event.frame, event.frame + 1)]
+            named.append(any(phrase in summary for phrase in near))
+    recall = float(np.mean(found))
+    ok = recall >= KEY_TARGET
+    print(f"key frames of clips in which things change ({clips} clips of {EVENT_FRAMES} frames, {events} events)")
+    print(
+        f"  recall within one frame {100 * recall:6.1f}%  target >= {100 * KEY_TARGET:.0f}%  {'PASS' if ok else 'FAIL'}"
+    )
+    print(f"  kind named at that frame {100 * float(np.mean(named)):5.1f}%")
+    print(f"  key frames per clip {keys / clips:.2f} (events per clip {events / clips:.2f})")
+    print(f"  {1000 * (time.perf_counter() - began) / clips:.0f} ms per clip; e.g. {example!r}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -210,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             "round trip: t2v's videos of held-out prompts, captioned (no target)",
             said,
             [(p.objects, p.background) for p in prompts[: args.generated]],
+            targets=False,
         )
     qa = Pipeline.from_template("vqa", seed=0)
     captioner = qa.nodes["captioner"]
@@ -226,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for question, expected, answer in wrong[:3]:
         print(f"  e.g. wrong: {question!r} -> {answer!r} (expected {expected!r})")
+    if args.event_clips:
+        passed &= key_frames(args.event_clips)
     print("PASS" if passed else "FAIL")
 
 

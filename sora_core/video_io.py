@@ -128,6 +128,12 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> None:
 def _write_gif(frames: np.ndarray, path: Path, fps: float) -> None:
     from PIL import Image
 
+    frames = frames.copy()
+    for t in range(1, len(frames)):
+        # Pillow merges identical consecutive GIF frames into one (durations summed), so a clip that holds
+        # still would come back shorter; flipping the lowest bit of one corner value keeps every frame.
+        if np.array_equal(frames[t], frames[t - 1]):
+            frames[t, 0, 0, 0] ^= 1
     images = [Image.fromarray(frame) for frame in frames]
     duration = max(20, round(1000 / fps))
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import torch
 from sora_synth.evaluate import Agreement, score
 from sora_synth.scene import render_tensor
 from sora_synth.splits import heldout_prompts
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_t2v_quality.py"
+NAME = "bench_t2v_quality"
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_t2v_quality", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_breakdown_counts_clips_by_objects_asked_and_finds_missing_objects() -> None:
+def test_breakdown_counts_clips_by_objects_asked_and_finds_missing_objects(load_benchmark) -> None:
     prompts = heldout_prompts()
     one = next(p for p in prompts if len(p.objects) == 1)
     two = next(p for p in prompts if len(p.objects) == 2)
@@ -32,7 +20,7 @@ def test_breakdown_counts_clips_by_objects_asked_and_finds_missing_objects() -> 
         agreement.add(score(render_tensor(prompt.scene(np.random.default_rng(0))), prompt.text))
     agreement.add(score(torch.full((3, 9, 64, 64), -1.0), two.text))  # a black clip: no object at all
 
-    lines = _bench().breakdown(agreement)
+    lines = load_benchmark(NAME).breakdown(agreement)
     assert len(lines) == 2
     assert lines[0].startswith("  1 object(s) asked: 1 clips, all right 100.0%, too few objects   0.0%")
     assert lines[1].startswith("  2 object(s) asked: 2 clips, all right  50.0%, too few objects  50.0%")

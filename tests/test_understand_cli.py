@@ -95,3 +95,19 @@ def test_a_clip_the_encoder_cannot_take_is_a_clear_error(tmp_path: Path, capsys)
     assert main(["caption", str(tmp_path / "eight.gif")]) == 1
     err = capsys.readouterr().err
     assert "sora-vae:causal-vae-encoder" in err and "Traceback" not in err
+
+
+def test_summarize_prints_key_frames_and_writes_them_as_a_sheet(tmp_path: Path, capsys) -> None:
+    video = np.full((17, 64, 64, 3), 8, dtype=np.uint8)
+    for t in range(17):
+        left = 4 + 3 * min(t, 8)
+        video[t, 20:38, left : left + 18] = (40, 190, 60)
+    write_video(video, tmp_path / "stop.gif")
+    sheet = tmp_path / "keys.png"
+    assert main(["summarize", str(tmp_path / "stop.gif"), "--sheet", str(sheet), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "the green square stops" in printed["summary"]
+    assert any(abs(f - 8) <= 1 for f in printed["key_frames"])
+    assert Image.open(sheet).size[1] == 64
+    assert main(["summarize", str(tmp_path / "stop.gif"), "--sheet", str(tmp_path / "keys.jpg")]) == 1
+    assert "the sheet is a PNG" in capsys.readouterr().err

@@ -92,3 +92,11 @@ def test_bad_inputs_name_the_file_and_leave_nothing(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match=r"expected a video of shape \(C, T, H, W\)"):
         to_frames(torch.zeros(2, 3, 4))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "empty"]
+
+
+def test_a_gif_keeps_frames_that_repeat(tmp_path: Path) -> None:
+    frames = np.zeros((6, 8, 8, 3), dtype=np.uint8)
+    frames[:2, 2:4, 2:4] = 200  # two frames alike, then four alike: the GIF must still hold six
+    back = read_video(write_video(frames, tmp_path / "still.gif"))
+    assert back.shape == (6, 8, 8, 3)
+    assert np.abs(back.astype(int) - frames).max() <= 1

@@ -1,5 +1,5 @@
-"""``sora caption CLIP`` and ``sora ask CLIP QUESTION``: the ``v2t`` and ``vqa`` templates run on an MP4, a GIF
-or a folder of PNG frames."""
+"""``sora caption CLIP``, ``sora ask CLIP QUESTION`` and ``sora summarize CLIP``: the ``v2t``, ``vqa`` and
+``summarize`` templates run on an MP4, a GIF or a folder of PNG frames."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--template", default="vqa", help="the question-answering template or spec file (default vqa)")
     _common(parser)
     parser.set_defaults(run=run_ask)
+
+    parser = commands.add_parser("summarize", help="the key frames of a video and a one-line summary")
+    parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
+    parser.add_argument("--template", default="summarize", help="the summarising template or spec file")
+    parser.add_argument("--sheet", metavar="FILE.png", help="also write the key frames side by side into one PNG")
+    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel of the sheet to SCALE x SCALE")
+    _common(parser)
+    parser.set_defaults(run=run_summarize)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -78,4 +86,25 @@ def run_ask(args: argparse.Namespace) -> int:
         raise ConfigError("the question is empty", 'ask e.g. sora ask clip.mp4 "what colour is the circle?"')
     answer = run_on_clip(args, {"question": [args.question]}, ("answer",))["answer"][0]
     print(json.dumps({"question": args.question, "answer": answer}) if args.json else answer)
+    return 0
+
+
+def run_summarize(args: argparse.Namespace) -> int:
+    from sora_core.video_io import to_frames, write_contact_sheet
+
+    if args.scale < 1:
+        raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge 64x64 frames")
+    if args.sheet and Path(args.sheet).suffix.lower() != ".png":
+        raise ConfigError(f"--sheet {args.sheet}: the sheet is a PNG", "name it FILE.png")
+    outputs = run_on_clip(args, {}, ("frames", "summary"))
+    frames = [int(f) for f in outputs["frames"][0] if f >= 0]
+    summary = outputs["summary"][0]
+    if args.sheet and frames and "images" in outputs:
+        images = outputs["images"][0, : len(frames)]  # (K, 3, H, W): write them as K frames of one clip
+        write_contact_sheet(to_frames(images.permute(1, 0, 2, 3), scale=args.scale), args.sheet, columns=len(frames))
+    if args.json:
+        print(json.dumps({"summary": summary, "key_frames": frames}))
+    else:
+        print(summary)
+        print("key frames: " + (", ".join(map(str, frames)) or "none"))
     return 0
