@@ -17,6 +17,7 @@ objects it returns (:meth:`LatentCaptioner.describe`) are data other particles c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +125,7 @@ class LatentCaptioner(Captioner):
     def component_kinds(cls) -> dict[str, str]:
         return {"encoder": "video_encoder"}
 
-    def component_problems(self, components: dict[str, Particle]) -> list[str]:  # type: ignore[override]
+    def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
         encoder = components.get("encoder")
         if encoder is None:
             return []

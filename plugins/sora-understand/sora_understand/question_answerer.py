@@ -13,6 +13,7 @@ answer is read from the detections that match them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -90,7 +91,7 @@ class QuestionAnswerer(VideoQA):
     def component_kinds(cls) -> dict[str, str]:
         return {"captioner": "captioner", "text_encoder": "text_encoder"}
 
-    def component_problems(self, components: dict[str, Particle]) -> list[str]:  # type: ignore[override]
+    def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
         problems = []
         captioner = components.get("captioner")
         if captioner is not None and not callable(getattr(captioner, "describe", None)):

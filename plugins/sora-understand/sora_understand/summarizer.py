@@ -15,6 +15,7 @@ square turns").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +29,6 @@ from sora_core.interfaces import Summarizer
 from sora_core.particle import Particle
 from sora_core.ports import PortSpec
 
-#: Half the side of an object's box, as a fraction of the frame's shorter side, by size word.
-RADII = {"small": 0.085, "large": 0.14}
-
 
 class KeyframeSummarizerConfig(ParticleConfig):
     """How fast is moving, how sharp is a turn, and how far an object may jump between frames."""
@@ -39,6 +37,11 @@ class KeyframeSummarizerConfig(ParticleConfig):
     turn_degrees: float = Field(50.0, gt=0, lt=180, description="change of direction that counts as a turn")
     link_distance: float = Field(0.2, gt=0, description="farthest an object moves between frames (fraction)")
     max_frames: int = Field(8, gt=0, description="most key frames reported per clip")
+    radii: dict[str, float] = Field(
+        {"small": 0.085, "large": 0.14},
+        description="half the side of an object's box by the captioner's size word, as a fraction of the frame's "
+        "shorter side (whether its whole box is inside the frame)",
+    )
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class KeyframeSummarizer(Summarizer):
     def component_kinds(cls) -> dict[str, str]:
         return {"captioner": "captioner"}
 
-    def component_problems(self, components: dict[str, Particle]) -> list[str]:  # type: ignore[override]
+    def component_problems(self, components: Mapping[str, Particle]) -> list[str]:
         captioner = components.get("captioner")
         if captioner is not None and not callable(getattr(captioner, "describe", None)):
             return [f"component 'captioner' ({captioner._label()}) has no describe(video): bind a latent-captioner"]
@@ -144,7 +147,7 @@ class KeyframeSummarizer(Summarizer):
         seen = [o for o in track if o is not None]
         subject = f"{_vote([o.colour for o in seen])} {_vote([o.shape for o in seen])}"
         events = []
-        inside = [o is not None and _inside(o, aspect) for o in track]
+        inside = [o is not None and _inside(o, aspect, self.config.radii) for o in track]
         for t in range(1, frames):
             if inside[t] != inside[t - 1] and any(inside[t:]) and (inside[t] or any(inside[:t])):
                 events.append(Event(t, subject, "enters" if inside[t] else "leaves"))
@@ -218,8 +221,8 @@ def _last_seen(track: list[Any]) -> int:
     return max(i for i, o in enumerate(track) if o is not None)
 
 
-def _inside(obj: Any, aspect: float) -> bool:
-    radius = RADII.get(obj.size, 0.1)
+def _inside(obj: Any, aspect: float, radii: dict[str, float]) -> bool:
+    radius = radii.get(obj.size, min(radii.values(), default=0.1))
     rx, ry = radius * min(1.0, 1.0 / aspect), radius * min(1.0, aspect)
     margin = 0.02  # a detected centre is a little noisy; an object touching the edge is inside
     return rx - margin <= obj.x <= 1 - rx + margin and ry - margin <= obj.y <= 1 - ry + margin
