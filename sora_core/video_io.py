@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,8 +188,16 @@ def read_video(path: str | os.PathLike[str]) -> np.ndarray:
     except VideoError:
         raise
     except Exception as exc:  # decoders raise many types; the user needs the file and the reason
-        raise VideoError(f"{source} is not a readable video: {type(exc).__name__}: {exc}", "re-export it") from None
+        raise VideoError(f"{source} is not a readable video: {_short_reason(exc)}", "re-export it") from None
     raise VideoError(f"{source}: unknown video format {source.suffix!r}", "use .mp4, .gif or a folder of .png frames")
+
+
+def _short_reason(exc: Exception) -> str:
+    """The decoder's reason in one line: ffmpeg errors carry its whole banner and log, of which one line matters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = f"{type(exc).__name__}: {lines[0] if lines else 'no reason given'}"
+    details = [line for line in lines[1:] if re.search(r"error|invalid", line, re.IGNORECASE)]
+    return f"{reason} ({details[-1]})" if details else reason
 
 
 def _read_mp4(path: Path) -> np.ndarray:

@@ -58,6 +58,10 @@ def test_run_v2t_reads_the_clip_named_as_input(tmp_path: Path, capsys) -> None:
     assert main(["run", "v2t", "--input", f"video={tmp_path / 'blue.gif'}", "--json", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "blue square moving right" in printed, printed
+    assert main(["run", "v2t", "--input", f"video={tmp_path / 'blue.gif'}", "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert "blue square moving right" in table, "the table shows text outputs, not only their type"
+    assert any(line.split()[:2] == ["count", "int64"] and line.rstrip().endswith("[1]") for line in table.splitlines())
 
 
 def test_round_trip_generate_then_caption(tmp_path: Path, capsys) -> None:

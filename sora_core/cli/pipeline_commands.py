@@ -139,16 +139,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
         print_json({"outputs": report, "trace": tracer.summary() if args.trace else None})
         return 0
     rows = [
-        (
-            name,
-            d.get("dtype", d.get("type", "")),
-            str(d.get("shape", "")),
-            str(d.get("mean", "")),
-            str(d.get("std", "")),
-        )
-        for name, d in report.items()
+        (name, d.get("dtype", d.get("type", "")), str(d.get("shape", "")), _value_text(d)) for name, d in report.items()
     ]
-    print_table(f"pipeline {pipe.name}: outputs", ("OUTPUT", "DTYPE", "SHAPE", "MEAN", "STD"), rows)
+    print_table(f"pipeline {pipe.name}: outputs", ("OUTPUT", "TYPE", "SHAPE", "VALUE"), rows)
     if args.trace:
         trace_rows = [
             (
@@ -162,6 +155,15 @@ def run_pipeline(args: argparse.Namespace) -> int:
         ]
         print_table("trace", ("NODE", "PARTICLE", "MS", "PEAK MIB", "OUTPUT SHAPES"), trace_rows, plain_title=True)
     return 0
+
+
+def _value_text(description: dict[str, Any]) -> str:
+    """Statistics of a tensor, or the value itself (a caption, an answer) when it is not one."""
+    if "value" in description:
+        return str(description["value"])
+    if "mean" in description:
+        return f"mean {description['mean']:.4g}, std {description['std']:.4g}"
+    return ""
 
 
 def run_graph(args: argparse.Namespace) -> int:

@@ -118,5 +118,7 @@ def describe_value(value: Any) -> dict[str, Any]:
         if value.is_floating_point() and value.numel():
             data = value.detach().float()
             info.update(mean=round(data.mean().item(), 6), std=round(data.std().item(), 6) if data.numel() > 1 else 0.0)
+        elif value.numel() <= 16:  # counts, indices, flags: small enough to read whole
+            info["value"] = value.tolist()
         return info
     return {"type": type(value).__name__, "value": repr(value)[:200]}
