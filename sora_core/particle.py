@@ -86,7 +86,7 @@ class Particle(ABC):
         return []
 
     def bind_components(self, components: Mapping[str, Particle]) -> None:
-        """Bind particles to this particle's component slots (the pipeline does this before each run).
+        """Bind particles to this particle's component slots (a pipeline does so when built, on swaps, before runs).
 
         They are kept in a plain dict, never registered as submodules, so they are not part
         of this particle's weights. Raises :class:`ComponentError` for an unknown slot or a

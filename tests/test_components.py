@@ -179,6 +179,15 @@ def test_swapping_and_configuring_a_component_node_changes_the_run(registry: Reg
     torch.testing.assert_close(pipe(condition=condition)["video"], expected(3.0, 2, condition, step_scale=0.5))
 
 
+def test_components_are_bound_from_the_build_on_so_node_methods_work_outside_a_run(registry: Registry) -> None:
+    pipe = builder().build(registry=registry)
+    sampler = pipe.nodes["sampler"]
+    assert sampler.component("denoiser") is pipe.nodes["denoiser"]
+    pipe.swap("scheduler", "runtime:half-step")
+    assert sampler.component("scheduler") is pipe.nodes["scheduler"]  # swapped in without a run
+    assert pipe.nodes["scheduler"].registered_name == "runtime:half-step"
+
+
 def test_component_problems_are_all_reported_at_build_time(registry: Registry) -> None:
     spec = (
         builder(denoiser="scheduler", scheduler="nowhere", extra="denoiser")

@@ -64,6 +64,16 @@ def test_run_v2t_reads_the_clip_named_as_input(tmp_path: Path, capsys) -> None:
     assert any(line.split()[:2] == ["count", "int64"] and line.rstrip().endswith("[1]") for line in table.splitlines())
 
 
+def test_a_built_pipelines_captioner_describes_clips_without_a_run() -> None:
+    from sora_core.pipeline import Pipeline
+    from sora_core.video_io import to_video
+
+    captioner = Pipeline.from_template("v2t").nodes["captioner"]
+    (found,) = captioner.describe(to_video(square_clip((50, 200, 60)))[None])[0].objects
+    assert (found.colour, found.shape, found.motion) == ("green", "square", "right")
+    assert 0.2 < found.x < 0.4 and 0.4 < found.y < 0.6  # first-frame centre (15, 33) of 64
+
+
 def test_round_trip_generate_then_caption(tmp_path: Path, capsys) -> None:
     out = tmp_path / "made.mp4"
     assert main(["generate", "a red circle moving right", "-o", str(out)]) == 0

@@ -47,7 +47,6 @@ class NodePlan:
     dtype: torch.dtype | None
     stochastic: bool
     kept_outputs: tuple[str, ...]  # the ports that are pipeline outputs; the rest are dropped once passed on
-    components: tuple[tuple[str, str], ...] = ()  # (slot, node) pairs bound before the node runs
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,6 @@ class ExecutionPlan:
                 dtype=dtype,
                 stochastic=bool(getattr(particle, "stochastic", False)),
                 kept_outputs=tuple(dict.fromkeys(port for source, port in outputs.values() if source == name)),
-                components=tuple(spec.nodes[name].components.items()),
             )
         return cls(
             levels=levels,
@@ -110,6 +108,7 @@ def execute(
     """Run ``pipeline`` on ``inputs`` (by pipeline input name); return its outputs by name."""
     plan = pipeline.plan()
     _check_inputs(pipeline, plan, inputs)
+    pipeline.bind_components()
     values: Values = {}  # what each node reads, by (node, input port); filled as producers finish
     for name, targets in plan.input_targets.items():
         for target in targets:
@@ -188,22 +187,9 @@ def _check_inputs(pipeline: Pipeline, plan: ExecutionPlan, inputs: Mapping[str, 
         )
 
 
-def _bind(pipeline: Pipeline, node: str, bound: set[str]) -> None:
-    """Bind ``node``'s components, and theirs in turn (a component can call components of its own)."""
-    bound.add(node)
-    components = pipeline.spec.nodes[node].components
-    if components:
-        pipeline.nodes[node].bind_components({slot: pipeline.nodes[target] for slot, target in components.items()})
-    for target in components.values():
-        if target not in bound:
-            _bind(pipeline, target, bound)
-
-
 def _run_node(pipeline: Pipeline, plan: NodePlan, values: Values, results: Values, seed: int | None, hook: Any) -> None:
     node = plan.name
     particle = pipeline.nodes[node]
-    if plan.components:  # bound on every run, so a swapped component node takes effect
-        _bind(pipeline, node, set())
     # Each input is read by exactly one node: popping it lets intermediates be freed as the run goes.
     kwargs = {
         port: _place(values.pop((node, port)), plan.device, plan.dtype)

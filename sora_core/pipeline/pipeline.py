@@ -35,6 +35,7 @@ class Pipeline:
         self.order, _ = topological_order(list(spec.nodes), spec.edges)
         self._observers: list[Any] = []
         self._plan: Any = None
+        self.bind_components()
 
     # --- building -------------------------------------------------------------------------
 
@@ -193,6 +194,7 @@ class Pipeline:
         self.nodes[node] = _placed(candidate, spec.nodes[node])
         self.spec = spec
         self._plan = None
+        self.bind_components()
 
     def configure(self, node: str, **config: Any) -> None:
         """Rebuild ``node``'s particle with its config updated by ``config`` (e.g. another cross-attention).
@@ -211,6 +213,18 @@ class Pipeline:
             )
         particle = self.nodes[node].registered_name or current.particle
         self.swap(node, particle, **{**current.config, **config})
+
+    def bind_components(self) -> None:
+        """Bind every node's component slots to the nodes its spec names.
+
+        Done on building, on every swap and before every run, so a node's own methods (e.g. a
+        captioner's ``describe``) work outside :meth:`run` too, and a node replaced by hand in
+        :attr:`nodes` is seen by the nodes that use it at the next run.
+        """
+        for name, node in self.spec.nodes.items():
+            if node.components:
+                targets = {slot: self.nodes[target] for slot, target in node.components.items()}
+                self.nodes[name].bind_components(targets)
 
     # --- running -----------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """latent-captioner: captions written from detections, its component and its errors (untrained weights here;
-the trained ones are judged in test_v2t.py)."""
+the trained ones are judged by the project's tests/test_understand_cli.py and benchmarks/bench_understanding.py)."""
 
 from __future__ import annotations
 
