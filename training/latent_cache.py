@@ -11,6 +11,7 @@ step ``step`` is ``default_rng([TRAIN, seed, step, 2])``, so a resumed run sees 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,22 @@ def cache_scenes(seed: int, count: int, aspect: float = 1.0, p_two: float = 0.4)
     ]
 
 
+#: Makes scene ``i``'s clip ``(3, T, H, W)``: ``render(i, scene, frames, height, width)``.
+Render = Callable[[int, Scene, int, int, int], Tensor]
+
+
+def _render_clean(index: int, scene: Scene, frames: int, height: int, width: int) -> Tensor:
+    return render_tensor(scene, frames, height, width)
+
+
 @torch.no_grad()
-def _encode(vae_encoder: Any, scenes: list[Scene], frames: int, height: int, width: int, chunk: int) -> Tensor:
+def _encode(
+    vae_encoder: Any, scenes: list[Scene], frames: int, height: int, width: int, chunk: int, render: Render
+) -> Tensor:
     parts = []
     for start in range(0, len(scenes), chunk):
-        video = torch.stack([render_tensor(s, frames, height, width) for s in scenes[start : start + chunk]])
+        picked = range(start, min(start + chunk, len(scenes)))
+        video = torch.stack([render(i, scenes[i], frames, height, width) for i in picked])
         parts.append(vae_encoder.moments(video)[0])
         done = min(start + chunk, len(scenes))
         if done % (chunk * 16) == 0 or done == len(scenes):
@@ -59,12 +71,20 @@ def _encode(vae_encoder: Any, scenes: list[Scene], frames: int, height: int, wid
 
 
 def load_or_encode(
-    path: Path, vae_encoder: Any, scenes: list[Scene], key: dict[str, Any], frames: int, height: int, width: int
+    path: Path,
+    vae_encoder: Any,
+    scenes: list[Scene],
+    key: dict[str, Any],
+    frames: int,
+    height: int,
+    width: int,
+    render: Render = _render_clean,
 ) -> Tensor:
-    """The cached latents at ``path`` when they were made for ``key``; otherwise encode ``scenes`` and save them.
+    """The cached latents at ``path`` when they were made for ``key``; otherwise encode ``scenes`` (each clip
+    made by ``render``, by default the clean render) and save them.
 
-    ``key`` (the VAE, seed, clip count and size) is stored in the file's metadata; a cache made for anything
-    else, or one that cannot be read, is encoded again rather than trusted.
+    ``key`` (the VAE, seed, clip count and size, and whatever ``render`` depends on) is stored in the file's
+    metadata; a cache made for anything else, or one that cannot be read, is encoded again rather than trusted.
     """
     wanted = json.dumps(key, sort_keys=True)
     if path.is_file():
@@ -75,7 +95,7 @@ def load_or_encode(
                 return load_file(str(path))["latents"]
         except (SafetensorError, OSError, KeyError):
             pass
-    latents = _encode(vae_encoder, scenes, frames, height, width, chunk=32).contiguous()
+    latents = _encode(vae_encoder, scenes, frames, height, width, chunk=32, render=render).contiguous()
     with atomic_path(path) as temporary:
         save_file({"latents": latents}, str(temporary), metadata={"key": wanted})
     return latents
@@ -102,9 +122,13 @@ def run_cache(
     clips: int,
     size: tuple[int, int, int],
     two_object_rate: float = 0.4,
+    variant: tuple[str, Render] | None = None,
 ) -> tuple[list[Scene], Tensor]:
     """A training run's cached scenes and their latents, in ``out``: encoded now unless ``out`` already holds
-    them for this VAE (``vae``, its files in ``encoder_dir``), seed, clip count and ``(frames, height, width)``."""
+    them for this VAE (``vae``, its files in ``encoder_dir``), seed, clip count and ``(frames, height, width)``.
+
+    ``variant`` ``(name, render)`` caches the same scenes made another way (e.g. roughened clips) in a file
+    of its own, ``latent-cache-NAME.safetensors``; ``name`` must change whenever ``render`` does."""
     frames, height, width = size
     scenes = cache_scenes(seed, clips, aspect=width / height, p_two=two_object_rate)
     files = [encoder_dir / "config.json", encoder_dir / "model.safetensors"] if encoder_dir else []
@@ -118,4 +142,8 @@ def run_cache(
     if two_object_rate != 0.4:  # caches made before the option keep their key
         key["two_object_rate"] = two_object_rate
     out.mkdir(parents=True, exist_ok=True)
-    return scenes, load_or_encode(out / CACHE_FILE, vae_encoder, scenes, key, frames, height, width)
+    if variant is None:
+        return scenes, load_or_encode(out / CACHE_FILE, vae_encoder, scenes, key, frames, height, width)
+    name, render = variant
+    path = out / CACHE_FILE.replace(".safetensors", f"-{name}.safetensors")
+    return scenes, load_or_encode(path, vae_encoder, scenes, {**key, "variant": name}, frames, height, width, render)

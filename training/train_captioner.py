@@ -6,7 +6,11 @@ object is a target at the latent cell of its first-frame centre: a focal loss on
 bump around the centre, 1 at its cell), an L1 loss on the sub-cell offset there, and cross-entropy on
 its colour, shape, size and motion over the 3x3 cells around it; the background is a pooled
 cross-entropy. Latents get a little Gaussian noise, so the detector also reads the softer latents of
-generated or re-compressed clips. Seeded, logged to ``OUT/log.jsonl``, checkpointed and resumable like
+generated or re-compressed clips. With ``--rough-rate R`` a share R of each batch comes from a second cache
+of the same scenes made to look like a generator's output (``training.clip_augment``: objects larger or
+slower, wobbling edges, smudges, ghosting, blur, colour casts, grain), so ``t2v``'s own videos can be
+captioned too.
+Seeded, logged to ``OUT/log.jsonl``, checkpointed and resumable like
 the other stages; at the end it writes ``OUT/captioner`` and prints held-out accuracy::
 
     python -m training.train_captioner --out /tmp/runs/captioner --cache-clips 6000 --steps 3000
@@ -19,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ from torch import Tensor
 from sora_core import registry
 from sora_core.errors import SoraError
 from training.checkpoints import checkpoint_if_due, resume_or_start
+from training.clip_augment import reshape_scene, roughen
 from training.latent_cache import run_cache
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
@@ -39,9 +45,12 @@ from training.t2v_objective import load_vae_encoder, resolve_vae
 
 CAPTIONER = "sora-understand:latent-captioner"
 FIXED = ("seed", "cache_clips", "batch", "lr", "two_object_rate", "captioner_config", "vae")
+#: Options kept in the resume check only when set, so runs made before them still resume.
+FIXED_WHEN_SET = ("rough_rate", "rough_p")
 #: Seed stream of the held-out clips judged at the end (the benchmark uses its own).
 _EVAL_STREAM = 0xCA97
 _STEP_STREAM = 0xCA98
+_ROUGH_STREAM = 0xCA99
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--latent-noise", type=float, default=0.1, help="std of Gaussian noise added to latents")
+    parser.add_argument(
+        "--rough-rate", type=float, default=0.0, help="share of each batch drawn from roughened clips (0: none)"
+    )
+    parser.add_argument("--rough-p", type=float, default=0.5, help="probability of each artefact in a roughened clip")
     parser.add_argument("--captioner-config", default="{}", help="JSON config overrides of the captioner")
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--height", type=int, default=64)
@@ -67,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.json")
     parser.add_argument("--time-limit", type=float, default=None, help="stop (checkpointed) after this many minutes")
     args = parser.parse_args(argv)
+    if not 0 <= args.rough_rate <= 1 or not 0 < args.rough_p <= 1:
+        parser.error(f"--rough-rate {args.rough_rate} and --rough-p {args.rough_p}: need 0 <= rate <= 1, 0 < p <= 1")
     if args.cache_clips < args.batch:
         parser.error(f"--cache-clips {args.cache_clips}: needs at least --batch ({args.batch}) clips")
     return args
@@ -102,6 +117,16 @@ def targets(captioner: Any, scenes: list[Scene], height: int, width: int) -> dic
                 :, None, None
             ]
     return {"heat": heat, "labels": labels, "offsets": offsets, "weight": weight, "background": background}
+
+
+def rough_render(seed: int, p: float) -> Callable[[int, Scene, int, int, int], Tensor]:
+    """Scene ``i``'s clip reshaped and roughened (``training.clip_augment``), the same for every run of ``seed``."""
+
+    def render(index: int, scene: Scene, frames: int, height: int, width: int) -> Tensor:
+        rng = np.random.default_rng([_ROUGH_STREAM, seed, index])
+        return roughen(render_tensor(reshape_scene(scene, rng), frames, height, width), rng, p)
+
+    return render
 
 
 def detector_loss(captioner: Any, latent: Tensor, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
@@ -169,6 +194,7 @@ def train(args: argparse.Namespace) -> Any:
         sys.exit(f"error: {error}")
     optimizer = torch.optim.AdamW(captioner.parameters(), lr=args.lr, weight_decay=1e-4)
     fixed = {name: getattr(args, name) for name in FIXED}
+    fixed |= {name: getattr(args, name) for name in FIXED_WHEN_SET if args.rough_rate}
     root = args.out / "checkpoints"
     start = resume_or_start(root, {"captioner": captioner}, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
@@ -176,6 +202,11 @@ def train(args: argparse.Namespace) -> Any:
     scenes, latents = run_cache(
         args.out, args.vae, vae_encoder, encoder_dir, args.seed, args.cache_clips, size, args.two_object_rate
     )
+    rough = None
+    if args.rough_rate:
+        variant = (f"rough-p{args.rough_p:g}", rough_render(args.seed, args.rough_p))
+        cache_args = (args.vae, vae_encoder, encoder_dir, args.seed, args.cache_clips, size, args.two_object_rate)
+        _, rough = run_cache(args.out, *cache_args, variant)
     goals = targets(captioner, scenes, latents.shape[-2], latents.shape[-1])
     began = time.perf_counter()
     step = start
@@ -185,10 +216,13 @@ def train(args: argparse.Namespace) -> Any:
         picks = torch.from_numpy(
             np.random.default_rng([_STEP_STREAM, args.seed, step]).integers(len(scenes), size=args.batch)
         )
-        noise = torch.randn(latents[picks].shape, generator=torch.Generator().manual_seed(args.seed * 1_000_003 + step))
-        loss, parts = detector_loss(
-            captioner, latents[picks] + args.latent_noise * noise, {k: v[picks] for k, v in goals.items()}
-        )
+        chosen = latents[picks]
+        if rough is not None:
+            roughs = torch.from_numpy(np.random.default_rng([_ROUGH_STREAM, args.seed, step]).random(args.batch))
+            chosen = torch.where((roughs < args.rough_rate)[:, None, None, None, None], rough[picks], chosen)
+        noise = torch.randn(chosen.shape, generator=torch.Generator().manual_seed(args.seed * 1_000_003 + step))
+        batch = {k: v[picks] for k, v in goals.items()}
+        loss, parts = detector_loss(captioner, chosen + args.latent_noise * noise, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(captioner.parameters(), 5.0)

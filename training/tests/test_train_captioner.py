@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from safetensors.torch import load_file
 from sora_synth.scene import sample_scene
 
 from sora_core import registry
@@ -35,6 +37,30 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, vae_dir: Path) -> 
     assert loaded.config.latent_channels == 4
     log = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3] and all(r["loss"] > 0 for r in log)
+
+
+def test_roughened_clips_train_from_a_cache_of_their_own_and_resume_exactly(tmp_path: Path, vae_dir: Path) -> None:
+    rough = ("--rough-rate", "0.5", "--rough-p", "1")
+    straight = train(parse_args(_args(tmp_path / "straight", vae_dir, 3, *rough)))
+    train(parse_args(_args(tmp_path / "split", vae_dir, 2, "--checkpoint-every", "2", *rough)))
+    resumed = train(parse_args(_args(tmp_path / "split", vae_dir, 3, "--resume", *rough)))
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+    caches = sorted(p.name for p in (tmp_path / "split").glob("latent-cache*.safetensors"))
+    assert caches == ["latent-cache-rough-p1.safetensors", "latent-cache.safetensors"]
+    clean = load_file(str(tmp_path / "split" / caches[1]))["latents"]
+    roughened = load_file(str(tmp_path / "split" / caches[0]))["latents"]
+    assert clean.shape == roughened.shape and not torch.equal(clean, roughened)
+    plain = train(parse_args(_args(tmp_path / "plain", vae_dir, 3)))
+    assert any(not torch.equal(a, b) for a, b in zip(plain.parameters(), straight.parameters(), strict=True))
+    with pytest.raises(SystemExit):  # a changed rate is another run, not a resume
+        train(parse_args(_args(tmp_path / "split", vae_dir, 4, "--resume", "--rough-rate", "0.2")))
+
+
+def test_rough_options_are_checked() -> None:
+    for bad in (["--rough-rate", "1.5"], ["--rough-p", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--out", "x", *bad])
 
 
 def test_each_object_is_a_target_at_its_first_frame_centre() -> None:
