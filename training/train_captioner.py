@@ -7,7 +7,7 @@ bump around the centre, 1 at its cell), an L1 loss on the sub-cell offset there,
 its colour, shape, size and motion over the 3x3 cells around it; the background is a pooled
 cross-entropy. Latents get a little Gaussian noise, so the detector also reads the softer latents of
 generated or re-compressed clips. With ``--rough-rate R`` a share R of each batch comes from a second cache
-of the same scenes made to look like a generator's output (``training.clip_augment``: objects larger or
+of the same scenes made to look like a generator's output (``sora_synth.roughen``: objects larger or
 slower, wobbling edges, smudges, ghosting, blur, colour casts, grain), so ``t2v``'s own videos can be
 captioned too.
 Seeded, logged to ``OUT/log.jsonl``, checkpointed and resumable like
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sora_synth.roughen import render_rough
 from sora_synth.scene import Scene, render_tensor
 from sora_synth.splits import heldout_prompts
 from torch import Tensor
@@ -37,7 +38,6 @@ from torch import Tensor
 from sora_core import registry
 from sora_core.errors import SoraError
 from training.checkpoints import checkpoint_if_due, resume_or_start
-from training.clip_augment import reshape_scene, roughen
 from training.latent_cache import run_cache
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
@@ -120,11 +120,10 @@ def targets(captioner: Any, scenes: list[Scene], height: int, width: int) -> dic
 
 
 def rough_render(seed: int, p: float) -> Callable[[int, Scene, int, int, int], Tensor]:
-    """Scene ``i``'s clip reshaped and roughened (``training.clip_augment``), the same for every run of ``seed``."""
+    """Scene ``i``'s clip reshaped and roughened (``sora_synth.roughen``), the same for every run of ``seed``."""
 
     def render(index: int, scene: Scene, frames: int, height: int, width: int) -> Tensor:
-        rng = np.random.default_rng([_ROUGH_STREAM, seed, index])
-        return roughen(render_tensor(reshape_scene(scene, rng), frames, height, width), rng, p)
+        return render_rough(scene, np.random.default_rng([_ROUGH_STREAM, seed, index]), p, frames, height, width)
 
     return render
 

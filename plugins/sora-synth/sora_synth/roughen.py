@@ -16,11 +16,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sora_synth.degrade import add_noise, blur, colour_shift, downsample, temporal_blur
-from sora_synth.scene import Scene
 from torch import Tensor
 
-__all__ = ["reshape_scene", "roughen", "smudge", "wobble"]
+from sora_synth.degrade import add_noise, blur, colour_shift, downsample, temporal_blur
+from sora_synth.scene import Scene, render_tensor
+
+__all__ = ["render_rough", "reshape_scene", "roughen", "smudge", "wobble"]
 
 #: Largest displacement of :func:`wobble`, in pixels.
 MAX_WOBBLE = 2.5
@@ -101,3 +102,11 @@ def roughen(video: Tensor, rng: np.random.Generator, p: float = 0.5) -> Tensor:
     if rng.random() < p:
         video = add_noise(video, rng.uniform(0.01, 0.05), seed=seed + 1)
     return video.float().clamp(-1, 1)
+
+
+def render_rough(
+    scene: Scene, rng: np.random.Generator, p: float = 0.5, frames: int = 9, height: int = 64, width: int = 64
+) -> Tensor:
+    """``scene`` reshaped, rendered and roughened: a clip ``(3, T, H, W)`` as a generator might draw it, with
+    the words and first-frame centres of ``scene``."""
+    return roughen(render_tensor(reshape_scene(scene, rng), frames, height, width), rng, p)

@@ -1,13 +1,12 @@
-"""clip_augment: roughened clips keep their shape, range and objects, and are reproducible."""
+"""sora_synth.roughen: generator-like clips keep their shape, range, words and objects, and are reproducible."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 from sora_synth.evaluate import analyse
+from sora_synth.roughen import MAX_WOBBLE, RADIUS_SCALE, render_rough, reshape_scene, roughen, smudge, wobble
 from sora_synth.scene import render_tensor, sample_scene
-
-from training.clip_augment import MAX_WOBBLE, RADIUS_SCALE, reshape_scene, roughen, smudge, wobble
 
 
 def _clip(seed: int = 4) -> torch.Tensor:
@@ -62,3 +61,11 @@ def test_reshaped_scenes_keep_words_and_first_frame_centres_but_scale_radius_and
             span = np.hypot(before.keyframes[-1].x - first.x, before.keyframes[-1].y - first.y)
             travel = np.hypot(after.keyframes[-1].x - moved.x, after.keyframes[-1].y - moved.y)
             assert travel <= span + 1e-9
+
+
+def test_render_rough_is_a_reshaped_scene_roughened() -> None:
+    scene = sample_scene(np.random.default_rng(9), count=2)
+    rng = np.random.default_rng(3)
+    by_hand = roughen(render_tensor(reshape_scene(scene, rng), 5, 32, 48), rng, 0.7)
+    clip = render_rough(scene, np.random.default_rng(3), 0.7, frames=5, height=32, width=48)
+    assert clip.shape == (3, 5, 32, 48) and torch.equal(clip, by_hand)
