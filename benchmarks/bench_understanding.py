@@ -9,7 +9,10 @@ rendered by ``sora-synth``. Each clip is captioned by the ``v2t`` template; the 
 so what is measured is the text a user gets. Printed: accuracy of colour, shape and motion per object
 (targets >= 90%), of the object count and background per clip, and seconds per clip against the encoder
 alone on the same batch (the baseline measured in the same run). ``--via-mp4`` writes every clip to an MP4
-and reads it back first (the path ``sora caption clip.mp4`` takes, with its compression); ``--generated N``
+and reads it back first (the path ``sora caption clip.mp4`` takes, with its compression). The same scenes are
+also drawn as a generator might (``sora_synth.roughen.render_rough``: objects larger or slower, wobbling
+edges, smudges, ghosting, blur, colour casts, grain; a seed stream of their own) and captioned, reported
+with no target; ``--generated N``
 also captions the ``t2v`` pipeline's videos of the first N held-out prompts (a round trip, reported with no
 target: its errors are both models').
 
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sora_synth.captions import PromptError, parse_prompt
+from sora_synth.roughen import render_rough
 from sora_synth.scene import Keyframe, ObjectSpec, Scene, render_tensor
 from sora_synth.splits import heldout_prompts
 from sora_synth.vocabulary import BACKGROUNDS, COLOURS, SHAPES, SIZES, ObjectAttributes
@@ -51,6 +55,7 @@ QA_TARGET = 0.85
 SCENES = 0xB3C7
 QUESTIONS = 0xB3C8
 EVENTS = 0xB3C9
+ROUGH = 0xB3CA
 KEY_TARGET = 0.80
 EVENT_FRAMES = 17
 NUMBERS = ("zero", "one", "two", "three")
@@ -279,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     for text, scene in list(zip(captions, scenes, strict=True))[:3]:
         print(f"  e.g. {text!r} for {' and '.join(a.describe() for a in scene.attributes)}")
+    rough = [render_rough(scene, np.random.default_rng([ROUGH, i])) for i, scene in enumerate(scenes)]
+    said, _ = caption_clips(pipe, rough, args.batch)
+    report("the same scenes drawn as a generator might (sora_synth.roughen; no target)", said, truths, targets=False)
     if args.generated:
         t2v = Pipeline.from_template("t2v", seed=0)
         made = [
