@@ -68,7 +68,7 @@ class LatentCaptionerConfig(ParticleConfig):
     unsized_motions: list[str] = Field(
         ["growing"], description="motions whose objects get no size word (their size changes)"
     )
-    threshold: float = Field(0.4, gt=0, lt=1, description="objectness above which a local maximum is an object")
+    threshold: float = Field(0.25, gt=0, lt=1, description="objectness above which a local maximum is an object")
     max_objects: int = Field(4, gt=0, description="most objects reported per clip (the most confident)")
 
     @model_validator(mode="after")
