@@ -23,7 +23,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from torch import Tensor
 from sora_core import registry
 from sora_core.errors import SoraError
 from training.checkpoints import checkpoint_if_due, resume_or_start
-from training.latent_cache import run_cache
+from training.latent_cache import Render, run_cache
 from training.logging_utils import LossLog
 from training.schedule import set_learning_rate, warmup_cosine
 from training.t2v_objective import load_vae_encoder, resolve_vae
@@ -119,7 +118,7 @@ def targets(captioner: Any, scenes: list[Scene], height: int, width: int) -> dic
     return {"heat": heat, "labels": labels, "offsets": offsets, "weight": weight, "background": background}
 
 
-def rough_render(seed: int, p: float) -> Callable[[int, Scene, int, int, int], Tensor]:
+def rough_render(seed: int, p: float) -> Render:
     """Scene ``i``'s clip reshaped and roughened (``sora_synth.roughen``), the same for every run of ``seed``."""
 
     def render(index: int, scene: Scene, frames: int, height: int, width: int) -> Tensor:
