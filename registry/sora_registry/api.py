@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -12,6 +15,30 @@ from sora_registry.errors import NotFoundError
 from sora_registry.html_layout import url_path
 from sora_registry.search import SearchQuery
 from sora_registry.service import RegistryService
+
+
+class CatalogJSONResponse(JSONResponse):
+    """JSON of stored metadata: a NaN or infinity (which strict JSON cannot hold) is sent as ``null``.
+
+    Manifests are parsed by Python's ``json``, which reads ``NaN``; a stored value must never make
+    a page answer 500.
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:
+            return super().render(_finite(content))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _service(request: Request) -> RegistryService:
@@ -39,7 +66,7 @@ async def upload(request: Request) -> JSONResponse:
 async def search_particles(request: Request) -> JSONResponse:
     query = SearchQuery.from_params(request.query_params)
     result = await run_in_threadpool(_service(request).catalog.search, query)
-    return JSONResponse(result.to_dict())
+    return CatalogJSONResponse(result.to_dict())
 
 
 async def particle(request: Request) -> JSONResponse:
@@ -50,7 +77,7 @@ async def particle(request: Request) -> JSONResponse:
         raise NotFoundError(
             f"no particle {distribution}:{name} in this registry", "search for it: GET /api/v1/particles?q=NAME"
         )
-    return JSONResponse(detail)
+    return CatalogJSONResponse(detail)
 
 
 async def project(request: Request) -> JSONResponse:
@@ -58,7 +85,7 @@ async def project(request: Request) -> JSONResponse:
     detail = await run_in_threadpool(_service(request).catalog.project, name)
     if detail is None:
         raise NotFoundError(f"no project {name!r} in this registry", "list them at /simple/")
-    return JSONResponse(detail)
+    return CatalogJSONResponse(detail)
 
 
 async def healthz(request: Request) -> JSONResponse:

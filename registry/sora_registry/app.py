@@ -54,6 +54,7 @@ def create_app(service: RegistryService, *, close_on_shutdown: bool = False) -> 
         Route("/", web.catalog, methods=["GET", "HEAD"]),
         Route("/particles/{distribution}/{name}", web.particle, methods=["GET", "HEAD"]),
         Route("/simple/", simple_api.simple_index, methods=["GET", "HEAD"]),
+        Route("/simple", simple_api.to_simple_index, methods=["GET", "HEAD"]),
         Route("/simple/{project}/", simple_api.simple_project, methods=["GET", "HEAD"]),
         Route("/simple/{project}", simple_api.simple_project, methods=["GET", "HEAD"]),
         Route("/files/{project}/{filename}", simple_api.serve_file, methods=["GET", "HEAD"]),
@@ -68,6 +69,9 @@ def create_app(service: RegistryService, *, close_on_shutdown: bool = False) -> 
         lifespan=lifespan,
         exception_handlers={RegistryError: _registry_error, HTTPException: _http_error, Exception: _unexpected},
     )
+    # Starlette's own slash redirects are absolute URLs built from the Host header; the routes
+    # that need one redirect relatively themselves.
+    app.router.redirect_slashes = False
     app.state.service = service
     app.add_middleware(SecurityHeaders)
     return app
@@ -81,7 +85,9 @@ def _wants_html(request: Request) -> bool:
 def _error_response(request: Request, status: int, data: dict[str, Any]) -> Response:
     if _wants_html(request):
         root = str(request.scope.get("root_path", "")).rstrip("/")
-        return HTMLResponse(error_page(status, data["error"], data.get("hint", ""), root=root), status_code=status)
+        index_url = request.app.state.service.settings.index_url
+        html_text = error_page(status, data["error"], data.get("hint", ""), root=root, index_url=index_url)
+        return HTMLResponse(html_text, status_code=status)
     return JSONResponse(data, status_code=status)
 
 

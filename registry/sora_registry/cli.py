@@ -1,6 +1,6 @@
 """The ``sora-registry`` command: serve a registry and administer its tokens and owners.
 
-    sora-registry serve --data DIR [--host 127.0.0.1] [--port 8417] [--max-upload-size 200MB]
+    sora-registry serve --data DIR [--host 127.0.0.1] [--port 8417] [--max-upload-size 200MB] [--public-url URL]
     sora-registry token create --data DIR --user NAME [--label TEXT]
     sora-registry token list --data DIR [--user NAME] [--json]
     sora-registry token revoke --data DIR TOKEN_ID
@@ -28,7 +28,16 @@ from sora_registry import __version__, tokens
 from sora_registry.errors import NotFoundError, RegistryError
 from sora_registry.names import normalize_project
 from sora_registry.service import RegistryService
-from sora_registry.settings import DEFAULT_HOST, DEFAULT_MAX_UPLOAD, DEFAULT_PORT, Settings, format_size, parse_size
+from sora_registry.settings import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_UPLOAD,
+    DEFAULT_PORT,
+    Settings,
+    check_public_url,
+    default_public_url,
+    format_size,
+    parse_size,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_UPLOAD,
         metavar="SIZE",
         help=f"largest accepted upload, e.g. 200MB or 1GiB (default {format_size(DEFAULT_MAX_UPLOAD)})",
+    )
+    serve.add_argument(
+        "--public-url",
+        type=_public_url,
+        metavar="URL",
+        help="the URL clients reach the registry at, shown in install commands "
+        "(e.g. https://registry.example.org; default http://HOST:PORT)",
     )
     serve.add_argument(
         "--root-path", default="", help="the URL prefix when served behind a proxy under a sub-path (e.g. /registry)"
@@ -113,11 +129,21 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
 
 
+def _public_url(text: str) -> str:
+    try:
+        return check_public_url(text)
+    except RegistryError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
+
+
 def _open(args: argparse.Namespace, *, create: bool = False) -> RegistryService:
     data: Path = args.data
     if not create and not Settings(data).catalog_path.is_file():
         raise NotFoundError(f"{data} holds no registry (no {Settings(data).catalog_path.name})", "check --data")
-    return RegistryService(Settings(data, getattr(args, "max_upload_size", DEFAULT_MAX_UPLOAD)))
+    public_url = getattr(args, "public_url", None)
+    if not public_url and hasattr(args, "host"):
+        public_url = default_public_url(args.host, args.port)
+    return RegistryService(Settings(data, getattr(args, "max_upload_size", DEFAULT_MAX_UPLOAD), public_url or ""))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -128,8 +154,8 @@ def _serve(args: argparse.Namespace) -> int:
     service = _open(args, create=True)
     listening = _listen(args.host, args.port)  # bound here, so a busy port is one clear error
     print(
-        f"sora-registry {__version__}: serving {args.data} on http://{args.host}:{args.port}/ "
-        f"(pip index: http://{args.host}:{args.port}/simple/, max upload {format_size(args.max_upload_size)})",
+        f"sora-registry {__version__}: serving {args.data} on {default_public_url(args.host, args.port)}/ "
+        f"(pip index: {service.settings.index_url}, max upload {format_size(args.max_upload_size)})",
         flush=True,
     )
     config = uvicorn.Config(
@@ -193,9 +219,12 @@ def _owner_add(args: argparse.Namespace) -> int:
 
 def _owner_remove(args: argparse.Namespace) -> int:
     project, user = normalize_project(args.project), _user(args.user)
-    if not _open(args).catalog.remove_owner(project, user):
+    catalog = _open(args).catalog
+    if not catalog.remove_owner(project, user):
         raise NotFoundError(f"{user!r} is not an owner of {project!r}", "see `sora-registry owner list PROJECT`")
     print(f"{user!r} no longer owns {project!r}")
+    if not catalog.owners(project):
+        print(f"{project!r} was never published and has no owner now: the name is no longer reserved")
     return 0
 
 

@@ -78,8 +78,12 @@ def with_query(path: str, params: Mapping[str, str]) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
 
-def page(title: str, body: str, *, root: str = "", counts: Mapping[str, int] | None = None) -> str:
-    """A complete HTML document with the registry's header and footer around ``body``."""
+def page(title: str, body: str, *, root: str = "", counts: Mapping[str, int] | None = None, index_url: str = "") -> str:
+    """A complete HTML document with the registry's header and footer around ``body``.
+
+    ``index_url`` is the configured public simple-index URL (never derived from the request).
+    """
+    shown_index = esc(index_url) if index_url else "&lt;this server&gt;/simple/"
     stats = ""
     if counts:
         stats = (
@@ -96,13 +100,19 @@ def page(title: str, body: str, *, root: str = "", counts: Mapping[str, int] | N
         f'<a href="{esc(root)}/api/v1/particles">JSON API</a></nav></header>'
         f"<main>{body}</main>"
         f"<footer>sora-registry {esc(__version__)} · install with "
-        f"<code>pip install --index-url &lt;this server&gt;/simple/ NAME</code></footer>"
+        f"<code>pip install --index-url {shown_index} NAME</code></footer>"
         "</body></html>"
     )
 
 
-def port_html(name: str, spec: Mapping[str, Any]) -> str:
+#: What a page shows in place of stored data that is not the shape it should be.
+MALFORMED = '<span class="muted">not shown: malformed</span>'
+
+
+def port_html(name: str, spec: Any) -> str:
     """One port as ``name: dtype[shape] @ space``."""
+    if not isinstance(spec, Mapping):
+        return f'<span class="port mono"><span class="pn">{esc(name)}</span>: {MALFORMED}</span>'
     text = f'<span class="pn">{esc(name)}</span>: {esc(spec.get("dtype", "any"))}[{esc(spec.get("shape", ""))}]'
     if spec.get("space"):
         text += f' <span class="sp">@ {esc(spec["space"])}</span>'
@@ -111,7 +121,10 @@ def port_html(name: str, spec: Mapping[str, Any]) -> str:
     return f'<span class="port mono">{text}</span>'
 
 
-def ports_html(ports: Mapping[str, Mapping[str, Any]]) -> str:
+def ports_html(ports: Any) -> str:
+    """A particle's inputs or outputs (``MALFORMED`` when they are not a mapping of ports)."""
+    if not isinstance(ports, Mapping):
+        return MALFORMED
     return "".join(port_html(name, spec) for name, spec in ports.items()) or '<span class="muted">none</span>'
 
 

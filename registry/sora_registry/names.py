@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from sora_core.text import canonical_dist_name
@@ -97,6 +103,18 @@ def normalize_version(version: str, where: str) -> str:
         return str(Version(version))
     except InvalidVersion:
         raise BadRequestError(f"{where}: version {version!r} is not a valid PEP 440 version", _FILENAME_HINT) from None
+
+
+def version_identity(version: str) -> str:
+    """One string per PEP 440 version: ``1.0``, ``1.0.0`` and ``1.0.0.0`` all give ``1``.
+
+    Two versions are the same release exactly when their identities are equal (``Version`` equality);
+    an unparseable version (only in rows written by other tools) is its own identity.
+    """
+    try:
+        return canonicalize_version(Version(version), strip_trailing_zero=True)
+    except InvalidVersion:
+        return version
 
 
 def version_key(version: str) -> tuple[int, Version | str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sora_registry.html_layout import esc, page, ports_html, table, url_path, with_query
+from sora_registry.html_layout import MALFORMED, esc, page, ports_html, table, url_path, with_query
 from sora_registry.search import SearchQuery, SearchResult
 from sora_registry.settings import format_size
+
+log = logging.getLogger("sora_registry")
 
 
 def catalog_page(
@@ -19,6 +22,7 @@ def catalog_page(
     *,
     root: str = "",
     error: str | None = None,
+    index_url: str = "",
 ) -> str:
     """The catalog: a search form (plain GET, no JavaScript) and one row per matching particle."""
     body = "<h1>Particles</h1>" + _search_form(query, kinds)
@@ -26,7 +30,7 @@ def catalog_page(
         body += f'<div class="error">{esc(error)}</div>'
     if result is not None:
         body += _results(query, result, root)
-    return page("sora particle registry", body, root=root, counts=counts)
+    return page("sora particle registry", body, root=root, counts=counts, index_url=index_url)
 
 
 def _search_form(query: SearchQuery, kinds: list[str]) -> str:
@@ -63,20 +67,7 @@ def _results(query: SearchQuery, result: SearchResult, root: str) -> str:
     summary += f" · showing {first}–{query.offset + shown}</p>" if shown else " found</p>"
     if not shown:
         return summary
-    rows = []
-    for particle in result.particles:
-        link = root + url_path("particles", particle["distribution"], particle["short_name"])
-        rows.append(
-            [
-                f'<a class="name" href="{esc(link)}">{esc(particle["short_name"])}</a> '
-                f'<span class="dist mono">{esc(particle["distribution"])} {esc(particle["version"])}</span>'
-                f'<div class="desc">{esc(particle.get("description") or "")}</div>',
-                f'<span class="kind">{esc(particle["kind"])}</span>',
-                ports_html(particle.get("inputs") or {}),
-                ports_html(particle.get("outputs") or {}),
-                f'<span class="lic">{esc(particle.get("license") or "—")}</span>',
-            ]
-        )
+    rows = [_result_row(particle, root) for particle in result.particles]
     pager = []
     if query.offset > 0:
         previous = query.params(offset=max(0, query.offset - query.limit))
@@ -88,9 +79,32 @@ def _results(query: SearchQuery, result: SearchResult, root: str) -> str:
     return summary + grid + f'<div class="pager">{"".join(pager)}</div>'
 
 
+def _result_row(particle: Mapping[str, Any], root: str) -> list[str]:
+    dist, short = _text(particle.get("distribution")), _text(particle.get("short_name"))
+    link = root + url_path("particles", dist, short)
+    return [
+        f'<a class="name" href="{esc(link)}">{esc(short)}</a> '
+        f'<span class="dist mono">{esc(dist)} {esc(particle.get("version"))}</span>'
+        f'<div class="desc">{esc(particle.get("description") or "")}</div>',
+        f'<span class="kind">{esc(particle.get("kind"))}</span>',
+        ports_html(particle.get("inputs") or {}),
+        ports_html(particle.get("outputs") or {}),
+        f'<span class="lic">{esc(particle.get("license") or "—")}</span>',
+    ]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def particle_page(detail: Mapping[str, Any], *, index_url: str, root: str = "") -> str:
-    """One particle: install command, ports, config schema, weights, files and versions."""
-    dist, short = detail["distribution"], detail["short_name"]
+    """One particle: install command, ports, config schema, weights, files and versions.
+
+    Stored metadata was validated on upload, but a page must render whatever a catalog holds
+    (rows written by older servers or other tools): a part that is not the expected shape is
+    shown as "not shown: malformed" rather than failing the page.
+    """
+    dist, short = _text(detail.get("distribution")), _text(detail.get("short_name"))
     stale = (
         ""
         if detail.get("in_latest_release", True)
@@ -100,8 +114,8 @@ def particle_page(detail: Mapping[str, Any], *, index_url: str, root: str = "") 
         )
     )
     meta = [
-        ("kind", f'<span class="kind">{esc(detail["kind"])}</span>'),
-        ("version", esc(detail["version"])),
+        ("kind", f'<span class="kind">{esc(detail.get("kind"))}</span>'),
+        ("version", esc(detail.get("version"))),
         ("licence", esc(detail.get("license") or "—")),
         ("requires Python", esc(detail.get("requires_python") or "any")),
         ("entry point", f"<code>{esc(detail.get('entry_point', ''))}</code>"),
@@ -111,64 +125,96 @@ def particle_page(detail: Mapping[str, Any], *, index_url: str, root: str = "") 
         f"<h1>{esc(dist)}:{esc(short)}</h1>{stale}"
         f"<p>{esc(detail.get('description') or '')}</p>"
         '<div class="meta">' + "".join(f"<span>{k} <b>{v}</b></span>" for k, v in meta) + "</div>"
-        f"<h2>Install</h2><pre>pip install --index-url {esc(index_url)} {esc(dist)}=={esc(detail['version'])}</pre>"
-        + _ports_section(detail)
-        + _config_section(detail)
-        + _weights_section(detail)
+        f"<h2>Install</h2><pre>pip install --index-url {esc(index_url)} {esc(dist)}=={esc(detail.get('version'))}</pre>"
+        + _guarded("Ports", _ports_section, detail)
+        + _guarded("Config", _config_section, detail)
+        + _guarded("Weights", _weights_section, detail)
         + _files_section(detail, root)
         + _versions_section(detail)
         + f'<p class="muted">As JSON: <a href="{esc(root + url_path("api", "v1", "particles", dist, short))}">'
         f"{esc(url_path('api', 'v1', 'particles', dist, short))}</a></p>"
     )
-    return page(f"{dist}:{short} — sora particle registry", body, root=root)
+    return page(f"{dist}:{short} — sora particle registry", body, root=root, index_url=index_url)
+
+
+def _guarded(title: str, section: Callable[[Mapping[str, Any]], str], detail: Mapping[str, Any]) -> str:
+    """``section(detail)``, or the title and "malformed" when stored data of an unexpected shape breaks it.
+
+    The sections check the shapes they expect; this catches what a check missed, so one odd
+    value costs its section, never the page.
+    """
+    try:
+        return section(detail)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError):
+        log.warning("particle %s: section %s not rendered: malformed metadata", detail.get("name"), title)
+        return f"<h2>{esc(title)}</h2><p>{MALFORMED}</p>"
 
 
 def _ports_section(detail: Mapping[str, Any]) -> str:
     rows = []
     for direction in ("inputs", "outputs"):
-        for name, spec in (detail.get(direction) or {}).items():
-            rows.append(
-                [
-                    esc(direction[:-1]),
-                    f"<code>{esc(name)}</code>",
-                    f"<code>{esc(spec.get('dtype', ''))}</code>",
-                    f"<code>{esc(spec.get('shape', ''))}</code>",
-                    f"<code>{esc(spec.get('space') or '—')}</code>",
-                    "yes" if spec.get("optional") else "",
-                    esc(spec.get("description", "")),
-                ]
-            )
+        ports = detail.get(direction) or {}
+        if not isinstance(ports, Mapping):
+            rows.append([esc(direction[:-1]), MALFORMED, "", "", "", "", ""])
+            continue
+        rows += [_port_row(direction[:-1], name, spec) for name, spec in ports.items()]
     return "<h2>Ports</h2>" + table(["", "port", "dtype", "shape", "space", "optional", "description"], rows)
+
+
+def _port_row(direction: str, name: str, spec: Any) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return [esc(direction), f"<code>{esc(name)}</code>", MALFORMED, "", "", "", ""]
+    return [
+        esc(direction),
+        f"<code>{esc(name)}</code>",
+        f"<code>{esc(spec.get('dtype', ''))}</code>",
+        f"<code>{esc(spec.get('shape', ''))}</code>",
+        f"<code>{esc(spec.get('space') or '—')}</code>",
+        "yes" if spec.get("optional") else "",
+        esc(spec.get("description", "")),
+    ]
 
 
 def _config_section(detail: Mapping[str, Any]) -> str:
     schema = detail.get("config_schema") or {}
-    properties = schema.get("properties") or {}
-    defaults = detail.get("default_config") or {}
+    properties = (schema.get("properties") or {}) if isinstance(schema, Mapping) else None
+    if not isinstance(properties, Mapping):
+        return f"<h2>Config</h2><p>{MALFORMED}</p>"
     if not properties:
         return "<h2>Config</h2><p class='muted'>No configuration.</p>"
-    rows = [
-        [
-            f"<code>{esc(name)}</code>",
-            f"<code>{esc(prop.get('type', ''))}</code>",
-            f"<code>{esc(json.dumps(defaults.get(name, prop.get('default'))))}</code>",
-            esc(prop.get("description", "")),
-        ]
-        for name, prop in properties.items()
-        if isinstance(prop, dict)
-    ]
+    defaults = detail.get("default_config")
+    defaults = defaults if isinstance(defaults, Mapping) else {}
+    rows = [_config_row(name, prop, defaults) for name, prop in properties.items()]
     return "<h2>Config</h2>" + table(["field", "type", "default", "description"], rows)
+
+
+def _config_row(name: str, prop: Any, defaults: Mapping[str, Any]) -> list[str]:
+    if not isinstance(prop, Mapping):
+        return [f"<code>{esc(name)}</code>", MALFORMED, "", ""]
+    default = json.dumps(defaults.get(name, prop.get("default")))
+    return [
+        f"<code>{esc(name)}</code>",
+        f"<code>{esc(prop.get('type', ''))}</code>",
+        f"<code>{esc(default)}</code>",
+        esc(prop.get("description", "")),
+    ]
 
 
 def _weights_section(detail: Mapping[str, Any]) -> str:
     weights = detail.get("weights") or []
+    if not isinstance(weights, list):
+        return f"<h2>Weights</h2><p>{MALFORMED}</p>"
     if not weights:
         return "<h2>Weights</h2><p class='muted'>No default weights shipped in the package.</p>"
-    rows = [
-        [f"<code>{esc(w['path'])}</code>", esc(format_size(int(w["size"]))), f"<code>{esc(w['sha256'])}</code>"]
-        for w in weights
-    ]
-    return "<h2>Weights</h2>" + table(["file", "size", "sha256"], rows)
+    return "<h2>Weights</h2>" + table(["file", "size", "sha256"], [_weight_row(w) for w in weights])
+
+
+def _weight_row(weight: Any) -> list[str]:
+    if not isinstance(weight, Mapping):
+        return [MALFORMED, "", ""]
+    size = weight.get("size")
+    size_text = esc(format_size(size)) if isinstance(size, int) and not isinstance(size, bool) else MALFORMED
+    return [f"<code>{esc(weight.get('path'))}</code>", size_text, f"<code>{esc(weight.get('sha256'))}</code>"]
 
 
 def _files_section(detail: Mapping[str, Any], root: str) -> str:
@@ -194,8 +240,8 @@ def _when(timestamp: str) -> str:
     return f"{timestamp[:10]} {timestamp[11:16]} UTC" if len(timestamp) >= 16 else timestamp
 
 
-def error_page(status: int, message: str, hint: str, *, root: str = "") -> str:
+def error_page(status: int, message: str, hint: str, *, root: str = "", index_url: str = "") -> str:
     body = f"<h1>{status}</h1><div class='error'>{esc(message)}</div>"
     if hint:
         body += f"<p class='muted'>{esc(hint)}</p>"
-    return page(f"{status} — sora particle registry", body, root=root)
+    return page(f"{status} — sora particle registry", body, root=root, index_url=index_url)

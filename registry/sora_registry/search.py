@@ -31,6 +31,7 @@ MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 _SPACE_QUERY = re.compile(r"^[a-z0-9][a-z0-9._/@-]*\*?$")
 _PORT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_ASCII_INT = re.compile(r"^[0-9]{1,12}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 _DTYPE_SHAPE = re.compile(r"^([a-z0-9]+)(?:\[([^\]]*)\])?$")
 _PORT_HINT = "write a port query as [in:|out:][NAME][:DTYPE[SHAPE]][@SPACE], e.g. out:embeddings:float32[B L D=384]"
@@ -183,8 +184,12 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     text = params.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise BadRequestError(f"parameter {name}={text!r} must be an integer from {low} to {high}", None)
+    # ASCII digits only: str.isdigit() accepts '²' and '١٢', which int() then refuses or reads.
+    if not _ASCII_INT.match(text) or not low <= int(text) <= high:
+        raise BadRequestError(
+            f"parameter {name}={text[:40]!r} must be an integer from {low} to {high}",
+            f"write {name} in ASCII digits, e.g. {name}={max(low, min(high, DEFAULT_LIMIT))}",
+        )
     return int(text)
 
 

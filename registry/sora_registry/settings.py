@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sora_registry.errors import RegistryError
 
@@ -13,6 +14,10 @@ DEFAULT_PORT = 8417
 DEFAULT_MAX_UPLOAD = 200 * 10**6
 CATALOG_NAME = "catalog.sqlite3"
 
+_PUBLIC_URL_HINT = (
+    "give the URL people reach the registry at, e.g. https://registry.example.org or "
+    "https://example.org/registry (http or https, a host, no query or fragment), with --public-url"
+)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
 
@@ -26,6 +31,18 @@ class Settings:
 
     data_dir: Path
     max_upload_size: int = DEFAULT_MAX_UPLOAD
+    #: The registry's address as clients reach it: install commands and index URLs on the pages are
+    #: built from it, never from a request's ``Host`` header (which any client can set).
+    public_url: str = ""
+
+    def __post_init__(self) -> None:
+        url = self.public_url or default_public_url(DEFAULT_HOST, DEFAULT_PORT)
+        object.__setattr__(self, "public_url", check_public_url(url))
+
+    @property
+    def index_url(self) -> str:
+        """The simple index's URL (what ``pip install --index-url`` takes)."""
+        return f"{self.public_url}/simple/"
 
     @property
     def catalog_path(self) -> Path:
@@ -38,6 +55,41 @@ class Settings:
     @property
     def staging_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+
+def default_public_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` of the bind address (IPv6 hosts in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def check_public_url(text: str) -> str:
+    """``text`` without its trailing ``/`` if it is an http(s) URL with a host and no query or fragment.
+
+    Raises ``RegistryError`` naming what is wrong.
+    """
+    problem = _public_url_problem(text)
+    if problem:
+        raise RegistryError(f"public URL {text!r} {problem}", _PUBLIC_URL_HINT)
+    return text.rstrip("/")
+
+
+def _public_url_problem(text: str) -> str | None:
+    if not text.isascii() or not text.isprintable() or any(c.isspace() for c in text):
+        return "holds spaces, control or non-ASCII characters (write an IDN host in its xn-- form)"
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return "has an invalid port"
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username is not None or parts.password is not None:
+        return "must not hold a user name or password"
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        return "must not have a query (?) or fragment (#)"
+    return None
 
 
 def parse_size(text: str) -> int:

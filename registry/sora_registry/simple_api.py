@@ -82,6 +82,10 @@ async def simple_index(request: Request) -> Response:
     return _respond(request, negotiate(request), html_text, data)
 
 
+async def to_simple_index(request: Request) -> Response:
+    return RedirectResponse(_root(request) + "/simple/", status_code=301)
+
+
 async def simple_project(request: Request) -> Response:
     service: RegistryService = request.app.state.service
     given = request.path_params["project"]

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 from sora_core.manifest import MANIFEST_FORMAT
 from sora_core.synthetic import write_wheel
 from sora_registry.service import RegistryService
-from sora_registry.settings import Settings
+from sora_registry.settings import DEFAULT_MAX_UPLOAD, Settings
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,10 @@ class LiveServer:
 
         from sora_registry.app import create_app
 
-        settings = Settings(data_dir) if max_upload_size is None else Settings(data_dir, max_upload_size)
-        self.service = RegistryService(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        size = DEFAULT_MAX_UPLOAD if max_upload_size is None else max_upload_size
+        self.service = RegistryService(Settings(data_dir, size, public_url=self.url + root_path))
         config = uvicorn.Config(
             create_app(self.service),
             host="127.0.0.1",

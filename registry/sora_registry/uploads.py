@@ -30,6 +30,7 @@ from sora_registry.timeutil import now
 from sora_registry.validation import validate_package
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ASCII_DIGITS = re.compile(r"^[0-9]{1,30}$")
 _STALE_STAGING_SECONDS = 24 * 3600
 _HEADER_HINT = (
     "send the file as the body of PUT /api/v1/files/FILENAME with Content-Length and X-Content-SHA256 "
@@ -90,8 +91,8 @@ class Uploader:
             if "chunked" not in headers.get("transfer-encoding", "").lower():
                 raise BadRequestError("missing Content-Length header", _HEADER_HINT)
             return None
-        if not text.strip().isdigit():
-            raise BadRequestError(f"Content-Length {text!r} is not a number of bytes", _HEADER_HINT)
+        if not _ASCII_DIGITS.match(text.strip()):
+            raise BadRequestError(f"Content-Length {text[:40]!r} is not a number of bytes", _HEADER_HINT)
         declared = int(text)
         if declared > self.max_size:
             raise self._too_large(f"Content-Length is {declared} bytes")

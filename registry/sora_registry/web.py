@@ -16,15 +16,16 @@ from sora_registry.service import RegistryService
 async def catalog(request: Request) -> HTMLResponse:
     service: RegistryService = request.app.state.service
     root = str(request.scope.get("root_path", "")).rstrip("/")
+    index_url = service.settings.index_url
     kinds, counts = await run_in_threadpool(lambda: (service.catalog.kinds(), service.catalog.counts()))
     try:
         query = SearchQuery.from_params(request.query_params)
     except BadRequestError as exc:
         error = f"{exc.message}. {exc.hint or ''}"
-        html_text = catalog_page(SearchQuery(), None, kinds, counts, root=root, error=error)
+        html_text = catalog_page(SearchQuery(), None, kinds, counts, root=root, error=error, index_url=index_url)
         return HTMLResponse(html_text, status_code=400)
     result = await run_in_threadpool(service.catalog.search, query)
-    return HTMLResponse(catalog_page(query, result, kinds, counts, root=root))
+    return HTMLResponse(catalog_page(query, result, kinds, counts, root=root, index_url=index_url))
 
 
 async def particle(request: Request) -> HTMLResponse:
@@ -35,5 +36,4 @@ async def particle(request: Request) -> HTMLResponse:
     if detail is None:
         raise NotFoundError(f"no particle {distribution}:{name} in this registry", "search the catalog for it")
     root = str(request.scope.get("root_path", "")).rstrip("/")
-    index_url = str(request.base_url).rstrip("/") + "/simple/"
-    return HTMLResponse(particle_page(detail, index_url=index_url, root=root))
+    return HTMLResponse(particle_page(detail, index_url=service.settings.index_url, root=root))

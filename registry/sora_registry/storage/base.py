@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sora_registry.errors import ConflictError
 from sora_registry.search import SearchQuery, SearchResult
 from sora_registry.tokens import TokenRecord
 
@@ -69,6 +70,13 @@ def blob_key(project: str, filename: str) -> str:
     return f"{project}/{filename}"
 
 
+def last_owner_error(project: str, user: str) -> ConflictError:
+    return ConflictError(
+        f"{user!r} is the only owner of project {project!r}: without an owner, whoever uploads to it next would own it",
+        f"add another owner first (`sora-registry owner add {project} USER`), then remove {user!r}",
+    )
+
+
 class CatalogStore(ABC):
     """Tokens, owners, releases, files and particles, with transactional publishing and search."""
 
@@ -93,7 +101,13 @@ class CatalogStore(ABC):
         """Make ``user`` an owner of ``project``; ``False`` when already one."""
 
     @abstractmethod
-    def remove_owner(self, project: str, user: str) -> bool: ...
+    def remove_owner(self, project: str, user: str) -> bool:
+        """Stop ``user`` owning ``project``; ``False`` when not an owner.
+
+        Raises :func:`last_owner_error` when ``user`` is the only owner of a project with published
+        files: an ownerless project would belong to whoever uploads to it next. The only owner of
+        a name reserved but never published may be removed (that frees the name).
+        """
 
     @abstractmethod
     def owners(self, project: str | None = None) -> list[tuple[str, str]]:

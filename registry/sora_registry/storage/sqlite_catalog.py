@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from sora_registry.errors import ConflictError, PermissionDeniedError, StorageError
-from sora_registry.names import SDIST, WHEEL, version_key
+from sora_registry.names import SDIST, WHEEL, version_identity, version_key
 from sora_registry.search import SearchQuery, SearchResult
 from sora_registry.storage import sqlite_search
-from sora_registry.storage.base import CatalogStore, FileRecord, Publication, ReleaseMetadata
-from sora_registry.storage.sqlite_schema import SCHEMA, SCHEMA_VERSION
+from sora_registry.storage.base import CatalogStore, FileRecord, Publication, ReleaseMetadata, last_owner_error
+from sora_registry.storage.sqlite_schema import INDEXES, RELEASE_TRIGGER, SCHEMA, SCHEMA_VERSION
 from sora_registry.timeutil import now
 from sora_registry.tokens import TokenRecord
 
@@ -49,6 +49,9 @@ class SqliteCatalog(CatalogStore):
                 )
             with self._write() as con:
                 _run_script(con, SCHEMA)
+                _migrate(con)
+                _run_script(con, INDEXES)
+                con.execute(RELEASE_TRIGGER)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StorageError(f"catalog {self.path} cannot be opened: {exc}", "check the --data directory") from None
@@ -138,7 +141,14 @@ class SqliteCatalog(CatalogStore):
 
     def remove_owner(self, project: str, user: str) -> bool:
         with self._write() as con:
-            return con.execute("DELETE FROM owners WHERE project = ? AND user = ?", (project, user)).rowcount == 1
+            owners = [u for (u,) in con.execute("SELECT user FROM owners WHERE project = ?", (project,))]
+            if user not in owners:
+                return False
+            published = con.execute("SELECT 1 FROM files WHERE project = ? LIMIT 1", (project,)).fetchone()
+            if owners == [user] and published:
+                raise last_owner_error(project, user)
+            con.execute("DELETE FROM owners WHERE project = ? AND user = ?", (project, user))
+            return True
 
     def owners(self, project: str | None = None) -> list[tuple[str, str]]:
         sql = "SELECT project, user FROM owners" + (" WHERE project = ?" if project else "") + " ORDER BY project, user"
@@ -156,7 +166,7 @@ class SqliteCatalog(CatalogStore):
             _check(con, file, claim=True)
             _upsert_release(con, release, file)
             con.execute(
-                f"INSERT INTO files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO files ({_FILE_COLUMNS}, canonical_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     file.project,
                     file.version,
@@ -167,6 +177,7 @@ class SqliteCatalog(CatalogStore):
                     file.requires_python,
                     file.uploaded,
                     file.uploader,
+                    version_identity(file.version),
                 ),
             )
             if file.packagetype == WHEEL:
@@ -248,7 +259,8 @@ class SqliteCatalog(CatalogStore):
         detail = json.loads(current[1])
         detail["in_latest_release"] = latest is not None
         detail["versions"] = [{"version": version, "published": created} for version, _, created in rows]
-        detail["files"] = [f.to_dict() for f in self.files(distribution) if f.version == current[0]]
+        release = version_identity(current[0])
+        detail["files"] = [f.to_dict() for f in self.files(distribution) if version_identity(f.version) == release]
         return detail
 
     def kinds(self) -> list[str]:
@@ -278,22 +290,54 @@ def _check(con: sqlite3.Connection, file: FileRecord, *, claim: bool) -> None:
             + ", ".join(repr(o) for o in owners),
             f"ask an owner or the administrator to run `sora-registry owner add {file.project} {file.uploader}`",
         )
-    existing = con.execute("SELECT project FROM files WHERE filename = ?", (file.filename,)).fetchone()
+    existing = con.execute("SELECT sha256 FROM files WHERE filename = ?", (file.filename,)).fetchone()
     if existing:
-        raise ConflictError(f"file {file.filename!r} is already published", _IMMUTABLE_HINT)
-    same_type = con.execute(
-        "SELECT filename FROM files WHERE project = ? AND version = ? AND packagetype = ?",
-        (file.project, file.version, file.packagetype),
-    ).fetchone()
-    if same_type:
-        what = "a wheel" if file.packagetype == WHEEL else "an sdist"
-        raise ConflictError(
-            f"version {file.version} of {file.project!r} already has {what} ({same_type[0]}); "
-            f"refusing {file.filename!r}",
-            _IMMUTABLE_HINT,
-        )
+        same = " with the same sha256 (nothing to do)" if existing[0] == file.sha256 else ""
+        raise ConflictError(f"file {file.filename!r} is already published{same}", _IMMUTABLE_HINT)
+    _check_release(con, file)
     if claim and not owners:
         con.execute("INSERT INTO owners (project, user, added) VALUES (?, ?, ?)", (file.project, file.uploader, now()))
+
+
+def _check_release(con: sqlite3.Connection, file: FileRecord) -> None:
+    """Refuse a file of a version equal under PEP 440 to a published one, unless it completes that release.
+
+    A release holds one wheel and one sdist, both spelling the version the same way: ``1.0.0``
+    after ``1.0`` is the same version to pip, which would then serve either file.
+    """
+    rows = con.execute(
+        "SELECT version, filename, packagetype FROM files WHERE project = ? AND canonical_version = ? "
+        "ORDER BY uploaded, filename",
+        (file.project, version_identity(file.version)),
+    ).fetchall()
+    for version, filename, packagetype in rows:
+        same_type = packagetype == file.packagetype
+        if version == file.version and not same_type:
+            continue  # the sdist of a release with a wheel, or the reverse
+        what = ("a wheel" if packagetype == WHEEL else "an sdist") + f" ({filename})"
+        if version == file.version:
+            raise ConflictError(
+                f"version {file.version} of {file.project!r} already has {what}; refusing {file.filename!r}",
+                _IMMUTABLE_HINT,
+            )
+        hint = _IMMUTABLE_HINT
+        if not same_type:
+            hint = f"to add {file.filename!r} to that release, spell its version {version} in the filename; {hint}"
+        raise ConflictError(
+            f"version {file.version} of {file.project!r} is already published as {version} with {what}: "
+            f"under PEP 440 {file.version} == {version}; refusing {file.filename!r}",
+            hint,
+        )
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a catalog written by an older server up to :data:`SCHEMA_VERSION` (inside the open transaction)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(files)")}
+    if "canonical_version" not in columns:  # schema 1 -> 2
+        con.execute("ALTER TABLE files ADD COLUMN canonical_version TEXT NOT NULL DEFAULT ''")
+    rows = con.execute("SELECT filename, version FROM files WHERE canonical_version = ''").fetchall()
+    for filename, version in rows:
+        con.execute("UPDATE files SET canonical_version = ? WHERE filename = ?", (version_identity(version), filename))
 
 
 def _upsert_release(con: sqlite3.Connection, release: ReleaseMetadata, file: FileRecord) -> None:
@@ -337,24 +381,35 @@ def _insert_particle(con: sqlite3.Connection, release: ReleaseMetadata, particle
         ),
     )
     particle_id = int(cursor.lastrowid or 0)
-    for direction in ("inputs", "outputs"):
-        for port_name, spec in particle.get(direction, {}).items():
-            space = spec.get("space")
-            con.execute(
-                "INSERT INTO ports (particle_id, direction, name, dtype, shape, space, is_pattern) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    particle_id,
-                    direction,
-                    port_name,
-                    spec.get("dtype", "any"),
-                    spec.get("shape", ""),
-                    space,
-                    int(bool(space) and any(c in space for c in "*?[")),
-                ),
-            )
-            con.execute("INSERT OR IGNORE INTO shapes (shape) VALUES (?)", (spec.get("shape", ""),))
+    for direction, port_name, spec in _ports(particle):
+        space = spec.get("space") if isinstance(spec.get("space"), str) else None
+        shape = str(spec.get("shape", ""))
+        con.execute(
+            "INSERT INTO ports (particle_id, direction, name, dtype, shape, space, is_pattern) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                particle_id,
+                direction,
+                port_name,
+                str(spec.get("dtype", "any")),
+                shape,
+                space,
+                int(bool(space) and any(c in space for c in "*?[")),
+            ),
+        )
+        con.execute("INSERT OR IGNORE INTO shapes (shape) VALUES (?)", (shape,))
     return particle_id
+
+
+def _ports(particle: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(direction, name, spec)`` of each well-formed port; odd shapes are stored in the JSON, not indexed."""
+    for direction in ("inputs", "outputs"):
+        ports = particle.get(direction)
+        if not isinstance(ports, dict):
+            continue
+        for name, spec in ports.items():
+            if isinstance(spec, dict):
+                yield direction, str(name), spec
 
 
 def _is_newest_wheel(con: sqlite3.Connection, project: str, version: str) -> bool:

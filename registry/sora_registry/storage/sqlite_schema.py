@@ -1,14 +1,17 @@
-"""The SQLite catalog's schema (``PRAGMA user_version`` 1).
+"""The SQLite catalog's schema (``PRAGMA user_version`` 2).
 
 Immutability is enforced by the schema itself, not only by the code: a filename is a primary
-key, and ``files_one_per_type`` allows one wheel and one sdist per version. ``latest`` holds one
+key, ``files_one_per_type`` allows one wheel and one sdist per version, and the trigger
+``files_one_release_per_version`` refuses a file whose version equals a published one under
+PEP 440 (``1.0`` == ``1.0.0``: ``files.canonical_version``, see ``names.version_identity``) unless
+it is the other package type spelled the same way. ``latest`` holds one
 row per particle of each distribution's newest wheel release, kept narrow (no JSON) so that a
 search scans little; the JSON row it returns (``particles.row``) is read only for the page shown.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -48,6 +51,7 @@ CREATE TABLE IF NOT EXISTS files (
     requires_python TEXT,
     uploaded TEXT NOT NULL,
     uploader TEXT NOT NULL,
+    canonical_version TEXT NOT NULL DEFAULT '',
     FOREIGN KEY (project, version) REFERENCES releases (project, version)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS files_one_per_type ON files (project, version, packagetype);
@@ -87,4 +91,21 @@ CREATE TABLE IF NOT EXISTS latest (
     PRIMARY KEY (distribution, short_name)
 );
 CREATE INDEX IF NOT EXISTS latest_kind ON latest (kind);
+"""
+
+#: Run after :data:`SCHEMA` and the migrations (the column they index exists by then).
+INDEXES = """
+CREATE INDEX IF NOT EXISTS files_release ON files (project, canonical_version);
+"""
+
+#: One statement (its body holds ';', so it is not part of the ';'-split scripts above).
+RELEASE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS files_one_release_per_version BEFORE INSERT ON files
+WHEN EXISTS (
+    SELECT 1 FROM files f WHERE f.project = NEW.project AND f.canonical_version = NEW.canonical_version
+    AND (f.packagetype = NEW.packagetype OR f.version <> NEW.version)
+)
+BEGIN
+    SELECT RAISE(ABORT, 'files_one_release_per_version: this version is already published under PEP 440');
+END
 """
