@@ -110,6 +110,10 @@ class MissingWeightsError(WeightsError, FileNotFoundError):
     """A weights directory or one of its files does not exist."""
 
 
+class UnknownParticleClassError(WeightsError):
+    """A weights folder's ``config.json`` names a particle that no installed entry point provides."""
+
+
 # --- pipelines -------------------------------------------------------------------------
 
 

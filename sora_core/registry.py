@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sora_core.discovery import PARTICLES_GROUP, Catalog, discover
-from sora_core.errors import BrokenPluginError, MissingWeightsError
+from sora_core.errors import BrokenPluginError, MissingWeightsError, SoraError, UnknownParticleClassError
 from sora_core.kinds import KindSpec
 from sora_core.metadata import ParticleInfo, PluginProblem
 from sora_core.naming import resolve
@@ -124,6 +124,41 @@ class Registry:
         if info.source == "hook":
             return load_particle_class(info, self.plugin_manager().particle_classes(info.dist))
         return load_particle_class(info, None)
+
+    def installed_by_class(self, qualified: str) -> ParticleInfo | None:
+        """The particle whose entry point is exactly ``module:Class`` ``qualified``, found without importing."""
+        matches = [info for info in self.all() if info.entry_point == qualified]
+        return matches[0] if len(matches) == 1 else None
+
+    def class_for_config(self, payload: Mapping[str, Any], config_path: str | os.PathLike[str]) -> type[Particle]:
+        """The class a weights folder's ``config.json`` names, imported only as an installed entry point.
+
+        ``payload["name"]`` (``dist:name``, written by ``save_pretrained``) is resolved through the registry;
+        without it, ``payload["particle"]`` (``module:Class``) must equal exactly one installed entry point's
+        value. Nothing the file says is imported otherwise, so a folder's own files stay data.
+        """
+        name, stored = payload.get("name"), payload.get("particle")
+        hint = (
+            "install the plugin that provides it (`sora list` shows what is installed), or load the folder with "
+            "the particle it was saved by: registry.load('DIST:NAME', weights=DIR)"
+        )
+        if isinstance(name, str):
+            try:
+                info = self.info(name)
+            except SoraError as exc:
+                raise UnknownParticleClassError(
+                    f"{config_path} names particle {name!r}, which is not installed: {exc.message}", hint
+                ) from None
+        else:
+            found = self.installed_by_class(str(stored))
+            if found is None:
+                raise UnknownParticleClassError(
+                    f"{config_path} names class {stored!r}, which no installed distribution provides as a "
+                    f"sora.particles entry point (it is never imported from the file's text)",
+                    hint,
+                )
+            info = found
+        return self.get_class(info.full_name)
 
     def create(self, name: str, **config: Any) -> Particle:
         """A new particle ``name`` with default weights initialisation and ``config`` overrides."""

@@ -37,10 +37,15 @@ WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
 #: safetensors ``__metadata__`` key recording tied tensors stored once: ``{alias: stored name}`` as JSON.
 ALIASES_KEY = "sora.aliases"
+#: ``config.json`` key holding the particle's registry name (``dist:name``), how loading finds its class.
+NAME_KEY = "name"
 #: ``config.json`` key naming the dtype floating tensors were stored in, when narrower than the particle's own.
 STORAGE_DTYPE_KEY = "storage_dtype"
 STORAGE_DTYPES = ("float16", "bfloat16", "float32", "float64")
 _SHARD_NAME = re.compile(r"model-\d{5}-of-\d{5}\.safetensors")
+#: The JSON files of a weights folder (the shard index too) are small; a bigger one is foreign or hostile.
+MAX_JSON_SIZE = 16 * 2**20
+_FOLDER_FILES = frozenset({CONFIG_NAME, MANIFEST_NAME, INDEX_NAME})
 
 #: Suffixes of pickle-based formats (``torch.save``, ``pickle``, Lightning checkpoints): never loaded.
 UNSAFE_SUFFIXES: frozenset[str] = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})
@@ -117,6 +122,8 @@ def read_header_from(file: BinaryIO, size: int, path: Path) -> SafetensorsHeader
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _not_safetensors(path, prefix, "has an unreadable header") from None
+    except RecursionError:
+        raise _corrupt(path, "has a header nested too deeply") from None
     if not isinstance(header, dict):
         raise _corrupt(path, "has a header that is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
@@ -124,7 +131,24 @@ def read_header_from(file: BinaryIO, size: int, path: Path) -> SafetensorsHeader
         raise _corrupt(path, "has invalid __metadata__ (it must map strings to strings)")
     data_size = size - 8 - header_size
     tensors = {name: _tensor_info(path, name, entry, data_size) for name, entry in header.items()}
+    _check_layout(path, {name: tuple(entry["data_offsets"]) for name, entry in header.items()}, data_size)
     return SafetensorsHeader(path, tensors, metadata)
+
+
+def _check_layout(path: Path, offsets: dict[str, tuple[int, int]], data_size: int) -> None:
+    """Tensors must tile the data section exactly, as safetensors requires: no overlap, no gap, no trailing bytes.
+
+    Overlapping tensors would let one file alias memory between two weights (a write through one changes the other).
+    """
+    position = 0
+    for name, (begin, end) in sorted(offsets.items(), key=lambda item: item[1]):
+        if begin < position:
+            raise _corrupt(path, f"declares tensor {name!r} at data bytes {begin}..{end}, overlapping another tensor")
+        if begin > position:
+            raise _corrupt(path, f"leaves data bytes {position}..{begin} unused before tensor {name!r}")
+        position = end
+    if position != data_size:
+        raise _corrupt(path, f"has {data_size - position} bytes after its last tensor's data")
 
 
 def _tensor_info(path: Path, name: str, entry: Any, data_size: int) -> TensorInfo:
@@ -132,7 +156,7 @@ def _tensor_info(path: Path, name: str, entry: Any, data_size: int) -> TensorInf
         code, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
     except (TypeError, KeyError, ValueError):
         raise _corrupt(path, f"declares tensor {name!r} without a valid dtype, shape and data_offsets") from None
-    if not all(isinstance(n, int) and n >= 0 for n in (*shape, begin, end)) or begin > end:
+    if not all(type(n) is int and n >= 0 for n in (*shape, begin, end)) or begin > end:
         raise _corrupt(path, f"declares tensor {name!r} with invalid shape {shape} or offsets {[begin, end]}")
     if end > data_size:
         raise _corrupt(
@@ -294,10 +318,12 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
         and ":" in data["particle"]
         and isinstance(data.get("kind"), str)
         and isinstance(data.get("config"), dict)
+        and isinstance(data.get(NAME_KEY, ""), str)
     )
     if not valid:
         raise CorruptWeightsError(
-            f"{path} is not a particle config: it needs 'particle' ('module:Class'), 'kind', 'config' and 'format'",
+            f"{path} is not a particle config: it needs 'particle' ('module:Class'), 'kind', 'config' and 'format' "
+            "(and 'name', when present, is a string 'dist:name')",
             RESAVE_HINT,
         )
     if data.get("format") != FORMAT:
@@ -324,6 +350,7 @@ def verify_directory(directory: str | os.PathLike[str]) -> None:
             f"{manifest} does not exist, so the files in {path} cannot be verified",
             "re-save with save_pretrained (it writes the manifest), or pass verify=False if you trust the files",
         )
+    check_directory_files(path)
     files = read_manifest(manifest)
     unlisted = sorted(p.name for p in path.iterdir() if is_weights_dir_file(p) and p.name not in files)
     if unlisted:
@@ -381,20 +408,60 @@ def _verify_file(path: Path, entry: dict[str, Any], manifest: Path) -> None:
 
 
 def read_json(path: Path) -> Any:
+    """A weights folder's JSON file (config, manifest, shard index), parsed with bounded size and nesting."""
+    check_regular_file(path)
+    size = path.stat().st_size
+    if size > MAX_JSON_SIZE:
+        raise CorruptWeightsError(
+            f"{path} is {size} bytes, over the {MAX_JSON_SIZE}-byte limit for a weights folder's JSON files",
+            RESAVE_HINT,
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptWeightsError(f"{path} is not valid JSON: {exc}", RESAVE_HINT) from None
+    except RecursionError:
+        raise CorruptWeightsError(f"{path} is not valid JSON: it is nested too deeply", RESAVE_HINT) from None
 
 
 def refuse_pickles(directory: Path) -> None:
-    """A directory that offers pickle weights and no safetensors is refused before anything else is read."""
-    files = sorted(p for p in directory.iterdir() if p.is_file())
-    if any(p.suffix == ".safetensors" for p in files):
-        return
-    for path in files:
+    """Refuse a folder holding any pickle-format file, even beside safetensors weights, before anything is read.
+
+    Such a file is never loaded; refusing the folder (rather than skipping the file) means a folder that looks
+    like it carries pickled weights is never taken for a clean one.
+    """
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        if path.suffix in {".safetensors", ".json"}:
+            continue  # parsed as what they claim to be; a pickle there fails that parse by name
         if path.suffix in UNSAFE_SUFFIXES or sniff_pickle(path):
-            raise unsafe_error(path, "is a pickle-based file (torch.save, pickle) offered as weights")
+            raise unsafe_error(path, "is a pickle-based file (torch.save, pickle) in a weights folder")
+
+
+def check_directory_files(directory: Path) -> None:
+    """Refuse links that lead out of ``directory`` and special files (FIFOs, devices) among its weight files.
+
+    A weights folder is loaded as data from that folder alone: a symbolic link whose target lies outside it
+    (another user's file, ``/dev/zero``, a FIFO that blocks) is an ``UnsafeWeightsError`` naming link and target.
+    """
+    root = directory.resolve()
+    for path in sorted(directory.iterdir()):
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                raise UnsafeWeightsError(
+                    f"{path} is a symbolic link to {target}, outside the weights folder {directory}",
+                    "copy the file into the folder (a weights folder is read as data from that folder alone)",
+                )
+        if path.name in _FOLDER_FILES or path.suffix == ".safetensors":
+            check_regular_file(path)
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse a path that exists but is not a regular file (a FIFO, a device, a directory)."""
+    if path.exists() and not path.is_file():
+        raise UnsafeWeightsError(
+            f"{path} is not a regular file", "a weights folder holds regular files only: replace it with the file"
+        )
 
 
 def weight_headers(directory: Path) -> list[SafetensorsHeader]:

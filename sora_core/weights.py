@@ -16,7 +16,6 @@ particle is saved or loaded: tools read configs and verify hashes without it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from sora_core.errors import (
     MissingWeightsError,
     SoraError,
     TensorMismatchError,
+    UnknownParticleClassError,
     WeightsError,
 )
 from sora_core.particle import Particle
@@ -38,6 +38,7 @@ from sora_core.safetensors_io import (
     CONFIG_NAME,
     FORMAT,
     INDEX_NAME,
+    NAME_KEY,
     RESAVE_HINT,
     STORAGE_DTYPE_KEY,
     STORAGE_DTYPES,
@@ -45,6 +46,7 @@ from sora_core.safetensors_io import (
     SafetensorsHeader,
     TensorInfo,
     atomic_directory,
+    check_directory_files,
     parse_size,
     read_config,
     read_header,
@@ -111,9 +113,23 @@ def _config_payload(particle: Particle, storage: torch.dtype | None) -> dict[str
         "config": particle.config.model_dump(mode="json"),
         "format": FORMAT,
     }
+    name = _registered_name(particle)
+    if name is not None:
+        payload[NAME_KEY] = name
     if storage is not None and _is_module_class(cls):
         payload[STORAGE_DTYPE_KEY] = _dtype_name(storage)
     return payload
+
+
+def _registered_name(particle: Particle) -> str | None:
+    """``dist:name`` of the installed entry point that provides ``particle``'s class, when there is one."""
+    from sora_core.registry import RUNTIME_DIST, default_registry
+
+    name = particle.registered_name
+    if name and not name.startswith(f"{RUNTIME_DIST}:"):
+        return name
+    info = default_registry.installed_by_class(_qualified(type(particle)))
+    return None if info is None else info.full_name
 
 
 def _write_weights(module: torch.nn.Module, directory: Path, limit: int, storage: torch.dtype | None) -> None:
@@ -198,12 +214,13 @@ def load_pretrained(
         raise MissingWeightsError(f"{path} does not exist", "pass a directory written by save_pretrained")
     if path.is_file():
         return _load_file(cls, path, dtype, device)
+    check_directory_files(path)
     refuse_pickles(path)
     if verify:
         verify_directory(path)
     payload = read_config(path)
     config_path = path / CONFIG_NAME
-    target = _resolve_class(cls, payload["particle"], config_path)
+    target = _resolve_class(cls, payload, config_path)
     if not _is_module_class(target):
         return cast(P, _build(target, payload["config"], config_path))
     headers = weight_headers(path)
@@ -225,7 +242,7 @@ def _load_file(cls: type[P], path: Path, dtype: Any, device: Any) -> P:
     config_source = path  # names the file in config errors when the defaults are used
     if (path.parent / CONFIG_NAME).is_file():
         payload, config_source = read_config(path.parent), path.parent / CONFIG_NAME
-        target, config = _resolve_class(cls, payload["particle"], config_source), payload["config"]
+        target, config = _resolve_class(cls, payload, config_source), payload["config"]
         storage = payload.get(STORAGE_DTYPE_KEY)
     if not _is_module_class(target):
         raise WeightsError(f"cannot load {path}: {_qualified(target)} has no weights", "load its directory instead")
@@ -233,28 +250,29 @@ def _load_file(cls: type[P], path: Path, dtype: Any, device: Any) -> P:
     return cast(P, _finish(module, dtype, device))
 
 
-def _resolve_class(cls: type[Particle], stored: str, config_path: Path) -> type[Particle]:
-    """The class to build: ``cls`` if it is (a subclass of) the stored particle, else the stored subclass of ``cls``."""
+def _resolve_class(cls: type[Particle], payload: dict[str, Any], config_path: Path) -> type[Particle]:
+    """The class to build: ``cls`` if it is (a subclass of) the stored particle, else the stored subclass of ``cls``.
+
+    The stored class is never imported from ``config.json``'s text: it must be an installed ``sora.particles``
+    entry point (found by ``name``, or by the ``particle`` string equal to an entry point's value), loaded through
+    the registry. A folder's own files are data, never code.
+    """
+    stored = payload["particle"]
     if stored in {_qualified(base) for base in cls.__mro__}:
         return cls
-    stored_cls = _import_class(stored)
-    if isinstance(stored_cls, type) and issubclass(stored_cls, cls):
-        return stored_cls
-    raise WeightsError(
-        f"{config_path} was saved by particle {stored}, which is not a {_qualified(cls)}",
-        f"load it with {stored.replace(':', '.')}.from_pretrained, or use weights saved by {cls.__qualname__}",
-    )
+    from sora_core.registry import default_registry
 
-
-def _import_class(qualified: str) -> Any:
-    module_name, _, qualname = qualified.partition(":")
     try:
-        obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except Exception:  # an uninstalled or broken plugin: the caller reports the mismatch by name
-        return None
-    return obj
+        stored_cls = default_registry.class_for_config(payload, config_path)
+    except UnknownParticleClassError as exc:
+        raise UnknownParticleClassError(f"{exc.message}; it is not a {_qualified(cls)}", exc.hint) from None
+    if issubclass(stored_cls, cls):
+        return stored_cls
+    saved_by = payload.get(NAME_KEY) or stored
+    raise WeightsError(
+        f"{config_path} was saved by particle {saved_by}, which is not a {_qualified(cls)}",
+        f"load it with registry.load({saved_by!r}, weights=...), or use weights saved by {cls.__qualname__}",
+    )
 
 
 def _build(cls: type[Particle], config: dict[str, Any], config_path: Path) -> Particle:

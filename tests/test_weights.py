@@ -17,6 +17,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+import sora_core.registry
 from sora_core.config import ParticleConfig
 from sora_core.errors import (
     ConfigError,
@@ -25,12 +26,14 @@ from sora_core.errors import (
     MissingWeightsError,
     SoraError,
     TensorMismatchError,
+    UnknownParticleClassError,
     UnsafeWeightsError,
     WeightsError,
 )
 from sora_core.interfaces import ModuleParticle
 from sora_core.particle import WeightlessParticle
 from sora_core.ports import PortSpec
+from sora_core.registry import Registry
 from sora_core.safetensors_io import parse_size
 from sora_core.weights import ALIASES_KEY, read_config, verify_directory
 
@@ -336,8 +339,16 @@ def test_single_safetensors_file_loads_directly(saved: tuple[Tiny, Path], tmp_pa
     _check(excinfo.value, str(bare), "proj.weight", "(5, 4)", "(8, 4)")
 
 
-def test_base_class_loads_the_stored_particle(saved: tuple[Tiny, Path]) -> None:
+def test_base_class_loads_the_stored_particle_through_the_registry(
+    saved: tuple[Tiny, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     particle, directory = saved
+    registry = Registry(paths=[])
+    monkeypatch.setattr(sora_core.registry, "default_registry", registry)
+    with pytest.raises(UnknownParticleClassError) as excinfo:
+        ModuleParticle.from_pretrained(directory)  # Tiny is no installed entry point: never imported from the file
+    _check(excinfo.value, "config.json", f"{Tiny.__module__}:Tiny", "entry point")
+    registry.register("tiny", Tiny)
     loaded = ModuleParticle.from_pretrained(directory)
     assert type(loaded) is Tiny and torch.equal(loaded.proj.weight, particle.proj.weight)
 
