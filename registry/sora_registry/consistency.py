@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from sora_registry.names import version_identity
 from sora_registry.service import RegistryService
+from sora_registry.storage.base import FileRecord
 
 
 @dataclass
@@ -19,7 +21,9 @@ def verify(service: RegistryService) -> Report:
     report = Report()
     catalogued = set()
     for project in service.catalog.projects():
-        for record in service.catalog.files(project):
+        files = service.catalog.files(project)
+        report.problems += _same_version_problems(files)
+        for record in files:
             catalogued.add(record.key)
             report.checked += 1
             try:
@@ -40,3 +44,24 @@ def verify(service: RegistryService) -> Report:
         if key not in catalogued:
             report.problems.append(f"orphan: {key} is stored but not in the catalog (an interrupted upload; delete it)")
     return report
+
+
+def _same_version_problems(files: list[FileRecord]) -> list[str]:
+    """Releases spelled two ways (``1.0`` and ``1.0.0``), which catalogs before schema 2 accepted.
+
+    pip treats them as one version and may install either file; the server refuses such uploads
+    since, but cannot choose which published file to keep.
+    """
+    by_release: dict[str, list[FileRecord]] = {}
+    for record in files:
+        by_release.setdefault(version_identity(record.version), []).append(record)
+    problems = []
+    for records in by_release.values():
+        versions = sorted({r.version for r in records})
+        if len(versions) > 1:
+            names = ", ".join(r.filename for r in records)
+            problems.append(
+                f"same version: {records[0].project} {' and '.join(versions)} are one version under PEP 440 "
+                f"({names}); pip may install any of them: keep the first published, delete the others' rows and files"
+            )
+    return problems

@@ -31,7 +31,7 @@ MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 _SPACE_QUERY = re.compile(r"^[a-z0-9][a-z0-9._/@-]*\*?$")
 _PORT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_ASCII_INT = re.compile(r"^[0-9]{1,12}$")
+_ASCII_INT = re.compile(r"^[0-9]{1,30}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 _DTYPE_SHAPE = re.compile(r"^([a-z0-9]+)(?:\[([^\]]*)\])?$")
 _PORT_HINT = "write a port query as [in:|out:][NAME][:DTYPE[SHAPE]][@SPACE], e.g. out:embeddings:float32[B L D=384]"
