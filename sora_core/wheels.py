@@ -15,13 +15,12 @@ import base64
 import csv
 import hashlib
 import io
-import json
+import os
 import tarfile
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
-from email.parser import BytesHeaderParser
+from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -32,6 +31,7 @@ from sora_core.discovery import PARTICLES_GROUP, parse_entry_points
 from sora_core.errors import ManifestError, PackageError, WeightsError
 from sora_core.manifest import MANIFEST_NAME, parse_manifest, particle_info
 from sora_core.metadata import ParticleInfo
+from sora_core.safe_json import load_json_bytes
 from sora_core.safetensors_io import (
     CONFIG_NAME,
     INDEX_NAME,
@@ -42,8 +42,10 @@ from sora_core.safetensors_io import (
 )
 from sora_core.safetensors_io import MANIFEST_NAME as WEIGHTS_MANIFEST_NAME
 from sora_core.text import canonical_dist_name
+from sora_core.zip_safety import DEFAULT_MAX_UNPACKED, SafeZip, ZipLimits, ZipMember
 
 __all__ = [
+    "DEFAULT_MAX_UNPACKED",
     "PackageError",
     "SdistInfo",
     "WeightFile",
@@ -54,8 +56,8 @@ __all__ = [
     "sha256_of",
 ]
 
-#: What a wheel may unpack to at most (a zip bomb is refused before anything is extracted).
-DEFAULT_MAX_UNPACKED = 4 * 2**30
+#: The largest metadata, RECORD, manifest or config member read into memory.
+MAX_TEXT_MEMBER = 64 * 2**20
 _PICKLE_HINT = (
     "ship weights as safetensors written by save_pretrained; convert a torch.save/pickle file once, in an "
     "environment you trust, and remove it from the package"
@@ -174,52 +176,76 @@ def parse_package_filename(filename: str) -> tuple[str, str, str]:
 # --- wheels ------------------------------------------------------------------------------------------------------
 
 
-def inspect_wheel(path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED) -> WheelInfo:
+def inspect_wheel(
+    path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED, limits: ZipLimits | None = None
+) -> WheelInfo:
     """Read the wheel at ``path`` and list every problem that keeps it from being published.
 
-    Raises :class:`PackageError` when the file is not a readable wheel at all (bad file name,
-    not a zip archive, no ``.dist-info`` metadata, too large unpacked).
+    Raises :class:`PackageError` when the file is not a readable wheel at all: a bad file name, not a
+    strictly well-formed zip archive (see :mod:`sora_core.zip_safety`), over the size or compression
+    ratio limits (``limits``; ``max_unpacked`` alone when ``limits`` is not given), a member that fails
+    its CRC, or no ``.dist-info`` metadata.
     """
     path = Path(path)
     name, version, _ = parse_package_filename(path.name)
     if not path.name.endswith(".whl"):
         raise PackageError(f"{path} is not a wheel (.whl)", "build one with `python -m build --wheel`")
+    limits = limits or ZipLimits(max_unpacked=max_unpacked)
     try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise PackageError(f"{path} is not a readable wheel: {exc}", "rebuild it with `python -m build`") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        unpacked = sum(m.file_size for m in members)
-        if unpacked > max_unpacked:
-            raise PackageError(
-                f"{path} unpacks to {unpacked} bytes, over the limit of {max_unpacked}",
-                "ship large weights in a separate package, or raise the limit if you trust the file",
-            )
+        file = path.open("rb")
+    except OSError as exc:
+        raise PackageError(f"{path} is not a readable wheel: {exc.strerror}", "check the path") from None
+    with file:
+        archive = SafeZip(file, os.fstat(file.fileno()).st_size, str(path), limits)
+        members = [m for m in archive.members if not m.is_dir()]
         info = WheelInfo(path=path, filename=path.name, name=name, version=version, sha256=sha256_of(path))
+        digests, prefixes = _scan(archive, members)  # every member inflated once, CRC and caps checked
         _check_member_names(info, members)
         dist_info = _dist_info_dir(path, archive, name, version)
-        metadata = _metadata(archive, f"{dist_info}/METADATA", path)
-        _read_metadata(info, metadata, path)
-        digests = {member.filename: _member_sha256(archive, member) for member in members}  # each read once
+        _read_metadata(info, _metadata(archive, f"{dist_info}/METADATA", path), path)
         _check_record(info, members, dist_info, archive, digests)
-        _check_pickles(info, archive, members)
+        _check_pickles(info, members, prefixes)
         info.entry_points = _entry_points(archive, dist_info)
         _read_manifests(info, archive)
         _check_weights(info, archive, members, digests)
     return info
 
 
-def _check_member_names(info: WheelInfo, members: Iterable[zipfile.ZipInfo]) -> None:
+def _scan(archive: SafeZip, members: list[ZipMember]) -> tuple[Digests, dict[str, bytes]]:
+    """The sha256 and first 8 bytes of every member, each inflated once (counted against the size limit)."""
+    digests: Digests = {}
+    prefixes: dict[str, bytes] = {}
     for member in members:
-        name = member.filename
+        digest, prefix = hashlib.sha256(), b""
+        for chunk in archive.stream(member, count=True):
+            digest.update(chunk)
+            if len(prefix) < 8:
+                prefix += chunk[: 8 - len(prefix)]
+        digests[member.name], prefixes[member.name] = digest.hexdigest(), prefix
+    return digests, prefixes
+
+
+def _read_text(archive: SafeZip, member: ZipMember) -> str:
+    """A small member as UTF-8 text; raise ``PackageError`` naming it otherwise."""
+    data = archive.read(member, MAX_TEXT_MEMBER)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PackageError(
+            f"{archive.label}: {member.name} is not UTF-8 text (byte {exc.start})", "rebuild the wheel"
+        ) from None
+
+
+def _check_member_names(info: WheelInfo, members: Iterable[ZipMember]) -> None:
+    for member in members:
+        name = member.name
         parts = PurePosixPath(name).parts
         if name.startswith(("/", "\\")) or "\\" in name or ".." in parts or (parts and ":" in parts[0]):
             info.problems.append(f"{info.filename}: member {name!r} has an unsafe path (absolute, '..' or '\\')")
 
 
-def _dist_info_dir(path: Path, archive: zipfile.ZipFile, name: str, version: str) -> str:
-    candidates = {n.split("/")[0] for n in archive.namelist() if n.split("/")[0].endswith(".dist-info")}
+def _dist_info_dir(path: Path, archive: SafeZip, name: str, version: str) -> str:
+    candidates = {n.split("/")[0] for n in archive.by_name if n.split("/")[0].endswith(".dist-info")}
     for candidate in sorted(candidates):
         stem = candidate.removesuffix(".dist-info")
         dist, _, ver = stem.rpartition("-")
@@ -238,28 +264,35 @@ def _same_version(left: str, right: str) -> bool:
         return left == right
 
 
-def _metadata(archive: zipfile.ZipFile, member: str, path: Path) -> Message:
-    try:
-        return BytesHeaderParser().parsebytes(archive.read(member))
-    except KeyError:
-        raise PackageError(f"{path} has no {member}", "rebuild the wheel with `python -m build`") from None
+def _metadata(archive: SafeZip, member: str, path: Path) -> Message:
+    if member not in archive.by_name:
+        raise PackageError(f"{path} has no {member}", "rebuild the wheel with `python -m build`")
+    return HeaderParser().parsestr(_read_text(archive, archive.by_name[member]))
+
+
+def _header(metadata: Message, key: str) -> str:
+    return str(metadata.get(key, "") or "").strip()
 
 
 def _read_metadata(info: WheelInfo, metadata: Message, path: Path) -> None:
-    declared_name = canonical_dist_name(metadata.get("Name", "") or "")
+    declared_name = canonical_dist_name(_header(metadata, "Name"))
     if declared_name != info.name:
-        info.problems.append(f"{info.filename}: METADATA names {metadata.get('Name')!r}, the file name {info.name!r}")
-    declared_version = metadata.get("Version", "") or ""
+        info.problems.append(
+            f"{info.filename}: METADATA names {_header(metadata, 'Name')!r}, the file name {info.name!r}"
+        )
+    declared_version = _header(metadata, "Version")
     if not _same_version(declared_version, info.version):
         info.problems.append(
             f"{info.filename}: METADATA has version {declared_version!r}, the file name {info.version}"
         )
-    info.summary = metadata.get("Summary") or None
-    info.requires_python = metadata.get("Requires-Python") or None
-    info.requires_dist = list(metadata.get_all("Requires-Dist") or [])
-    classifiers = [c.split("::")[-1].strip() for c in metadata.get_all("Classifier") or [] if c.startswith("License")]
-    license_text = metadata.get("License-Expression") or metadata.get("License") or ", ".join(classifiers)
-    info.license = (license_text or "").strip() or None
+    info.summary = _header(metadata, "Summary") or None
+    info.requires_python = _header(metadata, "Requires-Python") or None
+    info.requires_dist = [str(value) for value in metadata.get_all("Requires-Dist") or []]
+    classifiers = [
+        str(c).split("::")[-1].strip() for c in metadata.get_all("Classifier") or [] if str(c).startswith("License")
+    ]
+    license_text = _header(metadata, "License-Expression") or _header(metadata, "License") or ", ".join(classifiers)
+    info.license = license_text.strip() or None
     if info.license is None:
         info.problems.append(
             f"{info.filename}: no licence declared (METADATA has no License-Expression, License or licence classifier)"
@@ -268,73 +301,62 @@ def _read_metadata(info: WheelInfo, metadata: Message, path: Path) -> None:
 
 
 def _check_record(
-    info: WheelInfo, members: list[zipfile.ZipInfo], dist_info: str, archive: zipfile.ZipFile, digests: Digests
+    info: WheelInfo, members: list[ZipMember], dist_info: str, archive: SafeZip, digests: Digests
 ) -> None:
     """Every member is listed in ``RECORD`` with a matching sha256, as pip itself will check on install."""
     record_name = f"{dist_info}/RECORD"
-    try:
-        rows = list(csv.reader(io.StringIO(archive.read(record_name).decode("utf-8"))))
-    except KeyError:
+    if record_name not in archive.by_name:
         info.problems.append(f"{info.filename}: {record_name} is missing - rebuild the wheel with `python -m build`")
         return
-    except UnicodeDecodeError:
-        info.problems.append(f"{info.filename}: {record_name} is not UTF-8 text - rebuild the wheel")
+    try:
+        rows = list(csv.reader(io.StringIO(_read_text(archive, archive.by_name[record_name]))))
+    except PackageError as exc:
+        info.problems.append(f"{info.filename}: {record_name}: {exc.message} - rebuild the wheel")
+        return
+    except csv.Error as exc:
+        info.problems.append(f"{info.filename}: {record_name} is not valid CSV ({exc}) - rebuild the wheel")
         return
     recorded = {row[0]: row[1] for row in rows if len(row) >= 2}
     unsigned = {record_name, f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
     for member in members:
-        if member.filename in unsigned:
+        if member.name in unsigned:
             continue
-        entry = recorded.get(member.filename)
+        entry = recorded.get(member.name)
         if entry is None:
-            info.problems.append(f"{info.filename}: {member.filename} is not listed in RECORD - rebuild the wheel")
+            info.problems.append(f"{info.filename}: {member.name} is not listed in RECORD - rebuild the wheel")
             continue
         algorithm, _, expected = entry.partition("=")
         if algorithm != "sha256":
-            info.problems.append(f"{info.filename}: RECORD lists {member.filename} without a sha256 - rebuild it")
+            info.problems.append(f"{info.filename}: RECORD lists {member.name} without a sha256 - rebuild it")
             continue
-        actual = base64.urlsafe_b64encode(bytes.fromhex(digests[member.filename])).rstrip(b"=").decode()
+        actual = base64.urlsafe_b64encode(bytes.fromhex(digests[member.name])).rstrip(b"=").decode()
         if actual != expected:
             info.problems.append(
-                f"{info.filename}: {member.filename} does not match its sha256 in RECORD (the archive was edited)"
+                f"{info.filename}: {member.name} does not match its sha256 in RECORD (the archive was edited)"
                 " - rebuild the wheel"
             )
 
 
-def _member_sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> str:
-    digest = hashlib.sha256()
-    with archive.open(member) as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_pickles(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
+def _check_pickles(info: WheelInfo, members: list[ZipMember], prefixes: dict[str, bytes]) -> None:
     for member in members:
-        suffix = PurePosixPath(member.filename).suffix.lower()
-        path_config = suffix == ".pth" and "/" not in member.filename  # a site-packages .pth, not a torch file
+        suffix = PurePosixPath(member.name).suffix.lower()
+        path_config = suffix == ".pth" and "/" not in member.name  # a site-packages .pth, not a torch file
         if suffix in UNSAFE_SUFFIXES and not path_config:
+            info.problems.append(f"{info.filename}: {member.name} is a pickle-format file ({suffix}) - {_PICKLE_HINT}")
+        elif looks_like_pickle(prefixes[member.name]):
             info.problems.append(
-                f"{info.filename}: {member.filename} is a pickle-format file ({suffix}) - {_PICKLE_HINT}"
-            )
-            continue
-        with archive.open(member) as file:
-            prefix = file.read(8)
-        if looks_like_pickle(prefix):
-            info.problems.append(
-                f"{info.filename}: {member.filename} holds pickle or torch.save (zip) data - {_PICKLE_HINT}"
+                f"{info.filename}: {member.name} holds pickle or torch.save (zip) data - {_PICKLE_HINT}"
             )
 
 
-def _entry_points(archive: zipfile.ZipFile, dist_info: str) -> dict[str, dict[str, str]]:
-    try:
-        text = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8", errors="replace")
-    except KeyError:
+def _entry_points(archive: SafeZip, dist_info: str) -> dict[str, dict[str, str]]:
+    member = archive.by_name.get(f"{dist_info}/entry_points.txt")
+    if member is None:
         return {}
-    return parse_entry_points(text)
+    return parse_entry_points(archive.read(member, MAX_TEXT_MEMBER).decode("utf-8", errors="replace"))
 
 
-def _read_manifests(info: WheelInfo, archive: zipfile.ZipFile) -> None:
+def _read_manifests(info: WheelInfo, archive: SafeZip) -> None:
     particles = info.entry_points.get(PARTICLES_GROUP, {})
     if not particles:
         info.problems.append(
@@ -342,21 +364,18 @@ def _read_manifests(info: WheelInfo, archive: zipfile.ZipFile) -> None:
             " particles - name each particle class there"
         )
         return
-    names = set(archive.namelist())
     manifests = {}
     for package in sorted({value.split(":")[0].split(".")[0] for value in particles.values()}):
         member = f"{package}/{MANIFEST_NAME}"
-        if member not in names:
+        if member not in archive.by_name:
             info.problems.append(
                 f"{info.filename}: {member} is missing - {_MANIFEST_HINT}; list it in [tool.setuptools.package-data]"
             )
             continue
         try:
-            data = json.loads(archive.read(member).decode("utf-8"))
+            data = load_json_bytes(archive.read(archive.by_name[member], MAX_TEXT_MEMBER), member)
             manifests[package] = parse_manifest(data, Path(member))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            info.problems.append(f"{info.filename}: {member} is not valid JSON ({exc}) - {_MANIFEST_HINT}")
-        except ManifestError as exc:
+        except (ManifestError, PackageError) as exc:
             info.problems.append(f"{info.filename}: {exc.message} - {_MANIFEST_HINT}")
     for manifest in manifests.values():
         info.kinds += [kind.to_dict() for kind in manifest.kinds]
@@ -371,25 +390,33 @@ def _read_manifests(info: WheelInfo, archive: zipfile.ZipFile) -> None:
         except ManifestError as exc:
             info.problems.append(f"{info.filename}: {exc.message} - {_MANIFEST_HINT}")
             continue
-        if described.default_weights and not any(n.startswith(described.default_weights + "/") for n in names):
+        if described.default_weights and not any(
+            n.startswith(described.default_weights + "/") for n in archive.by_name
+        ):
             info.problems.append(
                 f"{info.filename}: particle {described.full_name} names default weights {described.default_weights}"
                 " that the wheel does not contain - add `weights/**/*` to [tool.setuptools.package-data]"
             )
         info.particles.append(described)
+    for manifest in manifests.values():  # particles no entry point names (hook particles) must be valid too
+        for particle in sorted(set(manifest.particles) - set(particles)):
+            try:
+                particle_info(manifest, particle, info.name, info.version, "")
+            except ManifestError as exc:
+                info.problems.append(f"{info.filename}: {exc.message} - {_MANIFEST_HINT}")
 
 
-def _check_weights(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], digests: Digests) -> None:
+def _check_weights(info: WheelInfo, archive: SafeZip, members: list[ZipMember], digests: Digests) -> None:
     """Record every safetensors member and check each weights directory against its ``manifest.json``."""
-    directories: dict[str, list[zipfile.ZipInfo]] = {}
+    directories: dict[str, list[ZipMember]] = {}
     for member in members:
-        directories.setdefault(str(PurePosixPath(member.filename).parent), []).append(member)
+        directories.setdefault(str(PurePosixPath(member.name).parent), []).append(member)
     for directory, files in sorted(directories.items()):
-        weights = [m for m in files if m.filename.endswith(".safetensors")]
-        manifest = next((m for m in files if PurePosixPath(m.filename).name == WEIGHTS_MANIFEST_NAME), None)
+        weights = [m for m in files if m.name.endswith(".safetensors")]
+        manifest = next((m for m in files if PurePosixPath(m.name).name == WEIGHTS_MANIFEST_NAME), None)
         if not weights and manifest is None:
             continue
-        info.weight_files += [WeightFile(m.filename, m.file_size, digests[m.filename]) for m in weights]
+        info.weight_files += [WeightFile(m.name, m.size, digests[m.name]) for m in weights]
         if manifest is None:
             info.problems.append(
                 f"{info.filename}: {directory}/ holds safetensors but no {WEIGHTS_MANIFEST_NAME} with their sha256"
@@ -403,35 +430,49 @@ def _check_weights(info: WheelInfo, archive: zipfile.ZipFile, members: list[zipf
 
 
 def _weights_directory_problems(
-    archive: zipfile.ZipFile, directory: str, files: list[zipfile.ZipInfo], manifest: zipfile.ZipInfo, digests: Digests
+    archive: SafeZip, directory: str, files: list[ZipMember], manifest: ZipMember, digests: Digests
 ) -> list[str]:
     """What a load would refuse: unlisted or missing files, size or sha256 mismatches, corrupt headers."""
     try:
-        listed = parse_weights_manifest(json.loads(archive.read(manifest).decode("utf-8")))
-    except (UnicodeDecodeError, ValueError):
-        return [f"{manifest.filename} is not a valid weights manifest"]
-    by_name = {PurePosixPath(m.filename).name: m for m in files}
+        listed = parse_weights_manifest(load_json_bytes(archive.read(manifest, MAX_TEXT_MEMBER), manifest.name))
+    except (ManifestError, PackageError) as exc:
+        return [f"{manifest.name} is not a valid weights manifest: {exc.message}"]
+    except ValueError:
+        return [f"{manifest.name} is not a valid weights manifest"]
+    by_name = {PurePosixPath(m.name).name: m for m in files}
     problems = [
-        f"{directory}/{name} is not listed in {manifest.filename}, so its hash cannot be checked"
+        f"{directory}/{name} is not listed in {manifest.name}, so its hash cannot be checked"
         for name, member in sorted(by_name.items())
         if name not in listed and (name.endswith(".safetensors") or name in WEIGHTS_DIR_FILES)
     ]
     for name, entry in listed.items():
         member = by_name.get(name)
         if member is None:
-            problems.append(f"{directory}/{name} is listed in {manifest.filename} but not in the wheel")
-        elif digests[member.filename] != entry["sha256"] or member.file_size != entry["size"]:
+            problems.append(f"{directory}/{name} is listed in {manifest.name} but not in the wheel")
+        elif digests[member.name] != entry["sha256"] or member.size != entry["size"]:
             problems.append(
-                f"{member.filename}: sha256 {digests[member.filename][:16]}... does not match "
-                f"{entry['sha256'][:16]}... recorded in {manifest.filename}"
+                f"{member.name}: sha256 {digests[member.name][:16]}... does not match "
+                f"{str(entry['sha256'])[:16]}... recorded in {manifest.name}"
             )
         elif name.endswith(".safetensors"):
+            problems += _header_problems(archive, member)
+        elif name == CONFIG_NAME:
             try:
-                with archive.open(member) as file:
-                    read_header_from(file, member.file_size, Path(member.filename))
-            except WeightsError as exc:
+                load_json_bytes(archive.read(member, MAX_TEXT_MEMBER), member.name, error=WeightsError)
+            except (WeightsError, PackageError) as exc:
                 problems.append(exc.message)
     return problems
+
+
+def _header_problems(archive: SafeZip, member: ZipMember) -> list[str]:
+    try:
+        with archive.open(member) as file:
+            read_header_from(file, member.size, Path(member.name))
+    except (WeightsError, PackageError) as exc:
+        return [exc.message]
+    except (RecursionError, TypeError, ValueError) as exc:  # defence in depth: header fields of the wrong type
+        return [f"{member.name} has an unreadable safetensors header ({type(exc).__name__})"]
+    return []
 
 
 # --- sdists ------------------------------------------------------------------------------------------------------
