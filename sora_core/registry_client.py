@@ -17,7 +17,6 @@ Only the standard library's ``urllib`` is used.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
@@ -29,11 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from sora_core.errors import RegistryClientError
+from sora_core.safe_json import load_json_bytes
 
 __all__ = ["RegistryClient", "config_path", "registry_token", "registry_url"]
 
 URL_ENV, TOKEN_ENV, CONFIG_ENV = "SORA_REGISTRY_URL", "SORA_REGISTRY_TOKEN", "SORA_CONFIG"
 _TIMEOUT = 120.0
+#: The most a registry's JSON answer may be: a catalog page is kilobytes; more is a broken or hostile server.
+MAX_RESPONSE_BYTES = 32 * 2**20
 
 
 def config_path() -> Path:
@@ -141,7 +143,7 @@ class RegistryClient:
             request.add_header(key, value)
         try:
             with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-                return dict(json.loads(response.read().decode("utf-8") or "{}"))
+                return _json_object(response.read(MAX_RESPONSE_BYTES + 1), url)
         except urllib.error.HTTPError as exc:
             raise _refusal(exc, subject, self.url) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -150,22 +152,29 @@ class RegistryClient:
                 f"cannot reach the registry at {self.url} ({reason})",
                 "check the URL and that `sora-registry serve` is running there",
             ) from None
-        except json.JSONDecodeError:
-            raise RegistryClientError(
-                f"{url} did not answer with JSON", "is the URL a sora-registry (not the /simple index)?"
-            ) from None
+
+
+def _json_object(body: bytes, url: str) -> dict[str, Any]:
+    """A registry's answer as a JSON object; anything else (too big, not JSON, too deep) is a client error."""
+    hint = "is the URL a sora-registry (not the /simple index)?"
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise RegistryClientError(f"{url} answered with more than {MAX_RESPONSE_BYTES} bytes", hint)
+    data = load_json_bytes(body or b"{}", f"the answer of {url}", error=RegistryClientError, hint=hint)
+    if not isinstance(data, dict):
+        raise RegistryClientError(f"{url} did not answer with a JSON object", hint)
+    return data
 
 
 def _refusal(exc: urllib.error.HTTPError, subject: str, url: str) -> RegistryClientError:
     try:
-        data = json.loads(exc.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        data = {}
-    if not isinstance(data, dict):
+        data = _json_object(exc.read(MAX_RESPONSE_BYTES + 1), url)
+    except (OSError, RegistryClientError):
         data = {}
     message = str(data.get("error") or f"HTTP {exc.code} {exc.reason}")
-    problems = [str(p) for p in data.get("problems") or []]
+    listed = data.get("problems")
+    problems = [str(p) for p in listed] if isinstance(listed, list) else []
     detail = "".join(f"\n  - {p}" for p in problems)
+    hint = data.get("hint")
     return RegistryClientError(
-        f"registry {url} refused {subject} (HTTP {exc.code}): {message}{detail}", data.get("hint") or None
+        f"registry {url} refused {subject} (HTTP {exc.code}): {message}{detail}", str(hint) if hint else None
     )

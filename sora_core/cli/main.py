@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from sora_core import __version__
 from sora_core.errors import SoraError
+from sora_core.text import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,9 +87,10 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: 
 
 
 def _report(message: str, hint: str | None) -> None:
-    sys.stderr.write(message + "\n")
+    # Messages may quote a registry's answer or a file's text: no escape sequence reaches the terminal.
+    sys.stderr.write(printable(message, one_line=False) + "\n")
     if hint:
-        sys.stderr.write(f"  hint: {hint}\n")
+        sys.stderr.write(f"  hint: {printable(hint, one_line=False)}\n")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from sora_core.text import printable
+
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
@@ -22,16 +24,23 @@ def print_json(data: Any) -> None:
 def print_table(
     title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, plain_title: bool = False
 ) -> None:
-    """A table: drawn with rich on a terminal, aligned plain text otherwise (titled if ``plain_title``)."""
+    """A table: drawn with rich on a terminal, aligned plain text otherwise (titled if ``plain_title``).
+
+    Cells are made :func:`~sora_core.text.printable` (and, for rich, markup-escaped): they may hold text from a
+    registry or a plugin manifest.
+    """
+    title = printable(title)
+    rows = [[printable(cell) for cell in row] for row in rows]
     if is_terminal():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=title, title_justify="left", header_style="bold")
+        table = Table(title=escape(title), title_justify="left", header_style="bold")
         for header in headers:
             table.add_column(header, overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(escape(cell) for cell in row))
         Console().print(table)
         return
     if plain_title:
@@ -46,8 +55,8 @@ def print_fields(fields: Sequence[tuple[str, str]]) -> None:
     """``label: value`` lines with aligned labels."""
     width = max((len(label) for label, _ in fields), default=0)
     for label, value in fields:
-        sys.stdout.write(f"{label + ':':<{width + 1}} {value}\n")
+        sys.stdout.write(f"{label + ':':<{width + 1}} {printable(value)}\n")
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {printable(message)}\n")

@@ -11,6 +11,7 @@ from typing import Any
 
 from sora_core.cli.output import print_json, print_table
 from sora_core.errors import PackageError, RegistryClientError
+from sora_core.text import printable
 
 
 def add_commands(commands: Any) -> None:
@@ -112,9 +113,11 @@ def run_search(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    particles = result.get("particles", [])
+    listed = result.get("particles")
+    particles = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
     rows = [(p.get("name", ""), p.get("version", ""), p.get("kind", ""), p.get("description", "")) for p in particles]
-    shown = f"{len(particles)} of {result.get('total', len(particles))}"
+    total = result.get("total")
+    shown = f"{len(particles)} of {total if isinstance(total, int) else len(particles)}"
     print_table(f"{shown} particles on {client.url}", ("NAME", "VERSION", "KIND", "DESCRIPTION"), rows)
     return 0
 
@@ -173,4 +176,4 @@ def _torch_pin() -> str:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(printable(message) + "\n")
