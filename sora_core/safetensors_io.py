@@ -29,6 +29,7 @@ from sora_core.errors import (
     UnsafeWeightsError,
     WeightsError,
 )
+from sora_core.safe_json import load_json_bytes
 
 FORMAT = 1
 CONFIG_NAME = "config.json"
@@ -416,12 +417,7 @@ def read_json(path: Path) -> Any:
             f"{path} is {size} bytes, over the {MAX_JSON_SIZE}-byte limit for a weights folder's JSON files",
             RESAVE_HINT,
         )
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptWeightsError(f"{path} is not valid JSON: {exc}", RESAVE_HINT) from None
-    except RecursionError:
-        raise CorruptWeightsError(f"{path} is not valid JSON: it is nested too deeply", RESAVE_HINT) from None
+    return load_json_bytes(path.read_bytes(), str(path), error=CorruptWeightsError, hint=RESAVE_HINT)
 
 
 def refuse_pickles(directory: Path) -> None:
