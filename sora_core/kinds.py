@@ -59,18 +59,45 @@ class KindSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KindSpec:
-        try:
-            return cls(
-                name=str(data["name"]),
-                description=str(data.get("description", "")),
-                inputs=tuple(data.get("inputs", ())),
-                outputs=tuple(data.get("outputs", ())),
-                inputs_one_of=tuple(data.get("inputs_one_of", ())),
-                learned=bool(data.get("learned", True)),
-                contributed_by=str(data.get("contributed_by", "")),
-            )
-        except (KeyError, TypeError) as exc:
-            raise KindError(f"invalid kind declaration {data!r}: {exc}", "a kind needs at least a 'name'") from exc
+        """A kind from its JSON object; raise ``KindError`` naming the bad field."""
+        if not isinstance(data, dict):
+            raise KindError(f"a kind declaration must be an object, not {type(data).__name__}", _KIND_HINT)
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise KindError(f"kind declaration field 'name' must be a non-empty string, not {name!r:.60}", _KIND_HINT)
+        return cls(
+            name=name,
+            description=_text(data, "description", name),
+            inputs=_names(data, "inputs", name),
+            outputs=_names(data, "outputs", name),
+            inputs_one_of=_names(data, "inputs_one_of", name),
+            learned=_flag(data, "learned", name),
+            contributed_by=_text(data, "contributed_by", name),
+        )
+
+
+_KIND_HINT = "a kind needs a 'name'; 'inputs', 'outputs' and 'inputs_one_of' are arrays of port names"
+
+
+def _text(data: dict[str, Any], key: str, kind: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise KindError(f"kind {kind!r}: field {key!r} must be a string, not {value!r:.60}", _KIND_HINT)
+    return value
+
+
+def _flag(data: dict[str, Any], key: str, kind: str) -> bool:
+    value = data.get(key, True)
+    if not isinstance(value, bool):
+        raise KindError(f"kind {kind!r}: field {key!r} must be true or false, not {value!r:.60}", _KIND_HINT)
+    return value
+
+
+def _names(data: dict[str, Any], key: str, kind: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise KindError(f"kind {kind!r}: field {key!r} must be an array of port names, not {value!r:.60}", _KIND_HINT)
+    return tuple(value)
 
 
 BUILTIN_KINDS: dict[str, KindSpec] = {

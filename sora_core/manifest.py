@@ -8,15 +8,16 @@ is current. Reading it imports neither torch nor the plugin.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sora_core.errors import ManifestError, SoraError
+from sora_core import manifest_fields as fields
+from sora_core.errors import ManifestError, PortError, SoraError
 from sora_core.kinds import KindSpec
 from sora_core.metadata import ParticleInfo
 from sora_core.ports import PortSpec
+from sora_core.safe_json import load_json_bytes
 from sora_core.spaces import SpaceSpec
 
 MANIFEST_NAME = "sora_manifest.json"
@@ -38,11 +39,15 @@ class Manifest:
 def load_manifest_json(path: Path) -> Any:
     """The raw JSON of a manifest file; raise ``ManifestError`` naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ManifestError(f"manifest {path} does not exist", _REGENERATE) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"manifest {path} is not readable JSON: {exc}", _REGENERATE) from None
+    except OSError as exc:
+        raise ManifestError(f"manifest {path} is not readable: {exc.strerror}", _REGENERATE) from None
+    try:
+        return load_json_bytes(data, f"manifest {path}", hint=_REGENERATE)
+    except ManifestError as exc:  # the wording `sora list` has always used for an installed manifest
+        raise ManifestError(exc.message.replace(" is not valid JSON", " is not readable JSON"), exc.hint) from None
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -51,36 +56,54 @@ def read_manifest(path: Path) -> Manifest:
 
 
 def parse_manifest(data: Any, path: Path) -> Manifest:
-    """Validate a manifest's raw JSON; raise ``ManifestError`` naming the file and field."""
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise ManifestError(
-            f"manifest {path} has format {data.get('format') if isinstance(data, dict) else None!r}, "
-            f"expected {MANIFEST_FORMAT}",
-            _REGENERATE,
-        )
-    particles = data.get("particles", {})
-    if not isinstance(particles, dict):
-        raise ManifestError(f"manifest {path}: 'particles' must be an object", _REGENERATE)
-    try:
-        kinds = [KindSpec.from_dict(k) for k in data.get("kinds", [])]
-        spaces = [SpaceSpec(str(s["tag"]), str(s.get("description", ""))) for s in data.get("spaces", [])]
-    except (SoraError, KeyError, TypeError) as exc:
-        raise ManifestError(f"manifest {path}: invalid kinds or spaces: {exc}", _REGENERATE) from None
+    """Validate a manifest's raw JSON; raise ``ManifestError`` naming the file and field.
+
+    The top level, kinds, spaces and templates are checked here; each particle entry is checked in full by
+    :func:`particle_info` (so one bad particle leaves its siblings listed).
+    """
+    version = data.get("format") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or type(version) is not int or version != MANIFEST_FORMAT:
+        raise ManifestError(f"manifest {path} has format {version!r}, expected {MANIFEST_FORMAT}", _REGENERATE)
+    where = f"manifest {path}"
+    particles = fields.obj(data, "particles", where)
+    for name, entry in particles.items():
+        if not isinstance(entry, dict):
+            raise fields.fail(where, f"particles.{name}", "an object", entry)
+    kinds = []
+    for index, kind in enumerate(fields.array(data, "kinds", where)):
+        try:
+            kinds.append(KindSpec.from_dict(kind))
+        except SoraError as exc:
+            raise ManifestError(f"{where}, kinds[{index}]: {exc.message}", _REGENERATE) from None
     return Manifest(
         path=path,
-        distribution=str(data.get("distribution", "")),
+        distribution=fields.text(data, "distribution", where),
         particles=particles,
         kinds=kinds,
-        spaces=spaces,
-        templates=[str(t) for t in data.get("templates", [])],
+        spaces=[
+            _space(space, f"{where}, spaces[{index}]")
+            for index, space in enumerate(fields.array(data, "spaces", where))
+        ],
+        templates=fields.strings(data, "templates", where),
     )
 
 
-_REGENERATE = "regenerate it with `sora manifest DIST --write` and reinstall the plugin"
+def _space(data: Any, where: str) -> SpaceSpec:
+    if not isinstance(data, dict):
+        raise ManifestError(
+            f"{where}: a space must be an object with a 'tag', not {fields.json_type(data)}", _REGENERATE
+        )
+    try:
+        return SpaceSpec(fields.text(data, "tag", where, required=True), fields.text(data, "description", where))
+    except PortError as exc:
+        raise ManifestError(f"{where}: {exc.message}", exc.hint) from None
+
+
+_REGENERATE = fields.REGENERATE
 
 
 def particle_info(manifest: Manifest, name: str, dist: str, version: str, entry_point: str) -> ParticleInfo:
-    """Build a :class:`ParticleInfo` from a manifest entry; raise ``ManifestError`` naming the field."""
+    """Build a :class:`ParticleInfo` from a manifest entry; raise ``ManifestError`` naming the particle and field."""
     entry = manifest.particles.get(name)
     if not isinstance(entry, dict):
         raise ManifestError(
@@ -88,52 +111,44 @@ def particle_info(manifest: Manifest, name: str, dist: str, version: str, entry_
             _REGENERATE,
         )
     where = f"manifest {manifest.path}, particle {name!r}"
-    try:
-        return ParticleInfo(
-            name=name,
-            dist=dist,
-            dist_version=version,
-            entry_point=entry_point or str(entry.get("entry_point", "")),
-            kind=_required_str(entry, "kind", where),
-            description=str(entry.get("description", "")),
-            inputs=_ports(entry.get("inputs", {}), where),
-            outputs=_ports(entry.get("outputs", {}), where),
-            config_schema=dict(entry.get("config_schema", {})),
-            default_config=dict(entry.get("default_config", {})),
-            default_weights=_weights_path(manifest, entry.get("default_weights")),
-            pretrained_on_create=entry.get("pretrained_on_create", False) is True,
-            source=str(entry.get("source", "entry-point")),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ManifestError(f"{where}: {exc}", _REGENERATE) from None
+    default_config = fields.obj(entry, "default_config", where)
+    return ParticleInfo(
+        name=name,
+        dist=dist,
+        dist_version=version,
+        entry_point=entry_point or fields.text(entry, "entry_point", where),
+        kind=fields.text(entry, "kind", where, required=True),
+        description=fields.text(entry, "description", where),
+        inputs=_ports(entry, "inputs", where),
+        outputs=_ports(entry, "outputs", where),
+        config_schema=fields.config_schema(entry.get("config_schema", {}), where),
+        default_config=default_config,
+        default_weights=_weights_path(manifest, entry.get("default_weights"), where),
+        pretrained_on_create=fields.flag(entry, "pretrained_on_create", where, default=False),
+        source=fields.text(entry, "source", where, default="entry-point"),
+    )
 
 
-def _weights_path(manifest: Manifest, relative: Any) -> str | None:
+def _weights_path(manifest: Manifest, relative: Any, where: str) -> str | None:
     """Default weights are stored relative to the package that ships the manifest."""
     if relative is None:
         return None
-    if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+    parts = PurePosixPath(relative).parts if isinstance(relative, str) else ()
+    if not parts or relative.startswith("/") or "\\" in relative or ".." in parts:
         raise ManifestError(
-            f"manifest {manifest.path}: default_weights {relative!r} must be a relative path inside the package",
+            f"{where}: field 'default_weights' ({relative!r}) must be a relative path inside the package",
             _REGENERATE,
         )
     return str(manifest.path.parent / relative)
 
 
-def _required_str(entry: dict[str, Any], key: str, where: str) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value:
-        raise ManifestError(f"{where}: field {key!r} is missing or not a string", _REGENERATE)
-    return value
-
-
-def _ports(data: Any, where: str) -> dict[str, PortSpec]:
-    if not isinstance(data, dict):
-        raise ManifestError(f"{where}: ports must be an object", _REGENERATE)
+def _ports(entry: dict[str, Any], key: str, where: str) -> dict[str, PortSpec]:
     ports = {}
-    for port_name, spec in data.items():
+    for port_name, spec in fields.obj(entry, key, where).items():
+        if not port_name:
+            raise ManifestError(f"{where}: field {key!r} has a port with an empty name", _REGENERATE)
         try:
-            ports[str(port_name)] = PortSpec.from_dict(spec)
+            ports[port_name] = PortSpec.from_dict(spec)
         except SoraError as exc:
-            raise ManifestError(f"{where}, port {port_name!r}: {exc.message}", _REGENERATE) from None
+            raise ManifestError(f"{where}, {key[:-1]} port {port_name!r}: {exc.message}", _REGENERATE) from None
     return ports

@@ -93,7 +93,11 @@ def _check_built(path: Path, work: Path, conformance: bool) -> PackageReport:
     report = PackageReport(str(path))
     wheel = path if path.suffix == ".whl" else build_distributions(path, work, distributions=("wheel",))[0]
     report.wheel = wheel
-    info = inspect_wheel(wheel)
+    try:
+        info = inspect_wheel(wheel)
+    except PackageError as exc:  # an unreadable or hostile archive is a failed check, not a crash
+        report.add("packaging", wheel.name, False, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+        return report
     report.name, report.version = info.name, info.version
     for problem in info.problems:
         report.add("packaging", wheel.name, False, problem)

@@ -25,6 +25,10 @@ OTHER_DTYPES: frozenset[str] = frozenset({"str", "any"})
 ALL_DTYPES: frozenset[str] = CONCRETE_DTYPES | frozenset(DTYPE_FAMILIES) | OTHER_DTYPES
 
 
+_SPEC_HINT = "a port spec has 'dtype' and optionally 'shape', 'space', 'optional', 'description'"
+_KIND_NAMES = {str: "a string", bool: "true or false"}
+
+
 def _members(dtype: str) -> frozenset[str]:
     return DTYPE_FAMILIES.get(dtype, frozenset({dtype}))
 
@@ -47,6 +51,21 @@ class PortSpec:
     dims: tuple[Dim, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name, value, kind in (
+            ("dtype", self.dtype, str),
+            ("shape", self.shape, str),
+            ("optional", self.optional, bool),
+            ("description", self.description, str),
+        ):
+            if not isinstance(value, kind):
+                raise PortError(
+                    f"port spec field {name!r} must be {_KIND_NAMES[kind]}, not {type(value).__name__} {value!r:.60}",
+                    _SPEC_HINT,
+                )
+        if self.space is not None and not isinstance(self.space, str):
+            raise PortError(
+                f"port spec field 'space' must be a string or null, not {type(self.space).__name__}", _SPEC_HINT
+            )
         if self.dtype not in ALL_DTYPES:
             raise PortError(
                 f"unknown dtype {self.dtype!r} in port spec",
@@ -68,12 +87,12 @@ class PortSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PortSpec:
+        """A port spec from its JSON object; raise ``PortError`` naming the bad field."""
+        if not isinstance(data, dict):
+            raise PortError(f"a port spec must be an object, not {type(data).__name__} {data!r:.60}", _SPEC_HINT)
         unknown = set(data) - {"dtype", "shape", "space", "optional", "description"}
         if unknown or "dtype" not in data:
-            raise PortError(
-                f"invalid port spec {data!r}",
-                "a port spec has 'dtype' and optionally 'shape', 'space', 'optional', 'description'",
-            )
+            raise PortError(f"invalid port spec {data!r:.200}", _SPEC_HINT)
         return cls(**data)
 
     def __str__(self) -> str:
