@@ -41,6 +41,7 @@ from sora_core.safetensors_io import (
     read_header_from,
 )
 from sora_core.safetensors_io import MANIFEST_NAME as WEIGHTS_MANIFEST_NAME
+from sora_core.tar_safety import scan_gzip
 from sora_core.text import canonical_dist_name
 from sora_core.zip_safety import DEFAULT_MAX_UNPACKED, SafeZip, ZipLimits, ZipMember
 
@@ -478,22 +479,35 @@ def _header_problems(archive: SafeZip, member: ZipMember) -> list[str]:
 # --- sdists ------------------------------------------------------------------------------------------------------
 
 
-def inspect_sdist(path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED) -> SdistInfo:
-    """Read a ``.tar.gz`` sdist and list its problems (unsafe members, pickle files, missing ``PKG-INFO``)."""
+def inspect_sdist(
+    path: str | Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED, limits: ZipLimits | None = None
+) -> SdistInfo:
+    """Read a ``.tar.gz`` sdist and list its problems (unsafe members, pickle files, missing ``PKG-INFO``).
+
+    Raises :class:`PackageError` for a file that is not one plain gzip stream holding one tar archive
+    (prepended or trailing data, corrupt data) or that inflates past ``limits`` (see :mod:`sora_core.tar_safety`).
+    """
     path = Path(path)
     name, version, kind = parse_package_filename(path.name)
     if kind != "sdist":
         raise PackageError(f"{path} is not an sdist (.tar.gz)", "build one with `python -m build --sdist`")
+    limits = limits or ZipLimits(max_unpacked=max_unpacked)
+    try:
+        tar_end = scan_gzip(path, limits)
+    except OSError as exc:
+        raise PackageError(f"{path} is not a readable .tar.gz sdist: {exc.strerror}", "check the path") from None
     info = SdistInfo(path=path, filename=path.name, name=name, version=version, sha256=sha256_of(path))
     rebuild = "rebuild it with `python -m build --sdist`"
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             members = archive.getmembers()
-            if sum(m.size for m in members) > max_unpacked:
-                raise PackageError(f"{path} unpacks to more than {max_unpacked} bytes", "ship a smaller sdist")
+            if sum(m.size for m in members) > limits.max_unpacked:
+                raise PackageError(f"{path} unpacks to more than {limits.max_unpacked} bytes", "ship a smaller sdist")
+            if tar_end > archive.offset:
+                raise PackageError(f"{path} has data after the end of its tar archive", rebuild)
             for member in members:
                 _check_sdist_member(info, archive, member)
-    except (OSError, tarfile.TarError, EOFError) as exc:
+    except (OSError, tarfile.TarError, EOFError, ValueError) as exc:
         raise PackageError(f"{path} is not a readable .tar.gz sdist: {exc}", rebuild) from None
     tops = {PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts}
     if not any(m.name == f"{top}/PKG-INFO" for top in tops for m in members):

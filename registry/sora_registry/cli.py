@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sora_core.cli.main import run_cli
+from sora_core.zip_safety import DEFAULT_MAX_RATIO, DEFAULT_MAX_UNPACKED
 from sora_registry import __version__, tokens
 from sora_registry.errors import NotFoundError, RegistryError
 from sora_registry.names import normalize_project
@@ -57,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_UPLOAD,
         metavar="SIZE",
         help=f"largest accepted upload, e.g. 200MB or 1GiB (default {format_size(DEFAULT_MAX_UPLOAD)})",
+    )
+    serve.add_argument(
+        "--max-unpacked-size",
+        type=_size,
+        default=DEFAULT_MAX_UNPACKED,
+        metavar="SIZE",
+        help=f"largest size an uploaded archive may inflate to (default {format_size(DEFAULT_MAX_UNPACKED)})",
+    )
+    serve.add_argument(
+        "--max-compression-ratio",
+        type=_ratio,
+        default=DEFAULT_MAX_RATIO,
+        metavar="N",
+        help=f"largest inflated/compressed ratio of one archive member over 1 MiB (default {DEFAULT_MAX_RATIO})",
     )
     serve.add_argument(
         "--public-url",
@@ -129,6 +144,12 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
 
 
+def _ratio(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"ratio {text!r} is not a whole number of at least 1 (e.g. 200)")
+    return int(text)
+
+
 def _public_url(text: str) -> str:
     try:
         return check_public_url(text)
@@ -143,7 +164,14 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> RegistryService:
     public_url = getattr(args, "public_url", None)
     if not public_url and hasattr(args, "host"):
         public_url = default_public_url(args.host, args.port)
-    return RegistryService(Settings(data, getattr(args, "max_upload_size", DEFAULT_MAX_UPLOAD), public_url or ""))
+    settings = Settings(
+        data,
+        getattr(args, "max_upload_size", DEFAULT_MAX_UPLOAD),
+        public_url or "",
+        max_unpacked_size=getattr(args, "max_unpacked_size", DEFAULT_MAX_UNPACKED),
+        max_compression_ratio=getattr(args, "max_compression_ratio", DEFAULT_MAX_RATIO),
+    )
+    return RegistryService(settings)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -26,7 +26,9 @@ class RegistryService:
             ) from None
         self.catalog = catalog or SqliteCatalog(settings.catalog_path)
         self.blobs = blobs or FilesystemBlobStore(settings.files_dir)
-        self.uploader = Uploader(self.catalog, self.blobs, settings.staging_dir, settings.max_upload_size)
+        self.uploader = Uploader(
+            self.catalog, self.blobs, settings.staging_dir, settings.max_upload_size, settings.archive_limits
+        )
 
     def close(self) -> None:
         self.catalog.close()

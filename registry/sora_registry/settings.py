@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sora_core.zip_safety import DEFAULT_MAX_RATIO, DEFAULT_MAX_UNPACKED, ZipLimits
 from sora_registry.errors import RegistryError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -34,6 +35,13 @@ class Settings:
     #: The registry's address as clients reach it: install commands and index URLs on the pages are
     #: built from it, never from a request's ``Host`` header (which any client can set).
     public_url: str = ""
+    #: What an uploaded archive may inflate to in all, and one member's largest compression ratio (zip bombs).
+    max_unpacked_size: int = DEFAULT_MAX_UNPACKED
+    max_compression_ratio: int = DEFAULT_MAX_RATIO
+
+    @property
+    def archive_limits(self) -> ZipLimits:
+        return ZipLimits(max_unpacked=self.max_unpacked_size, max_ratio=self.max_compression_ratio)
 
     def __post_init__(self) -> None:
         url = self.public_url or default_public_url(DEFAULT_HOST, DEFAULT_PORT)

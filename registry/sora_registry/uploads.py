@@ -21,6 +21,7 @@ from pathlib import Path
 import anyio.to_thread
 from starlette.requests import ClientDisconnect
 
+from sora_core.zip_safety import ZipLimits
 from sora_registry import tokens
 from sora_registry.errors import BadRequestError, UploadTooLargeError
 from sora_registry.names import ParsedFilename, parse_filename
@@ -41,11 +42,19 @@ _HEADER_HINT = (
 class Uploader:
     """Publishes uploads into a catalog and a blob store."""
 
-    def __init__(self, catalog: CatalogStore, blobs: BlobStore, staging_dir: Path, max_size: int) -> None:
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        blobs: BlobStore,
+        staging_dir: Path,
+        max_size: int,
+        archive_limits: ZipLimits | None = None,
+    ) -> None:
         self.catalog = catalog
         self.blobs = blobs
         self.staging_dir = staging_dir
         self.max_size = max_size
+        self.archive_limits = archive_limits or ZipLimits()
         staging_dir.mkdir(parents=True, exist_ok=True)
 
     def authenticate(self, authorization: str | None) -> str:
@@ -65,7 +74,8 @@ class Uploader:
         await anyio.to_thread.run_sync(self.catalog.check_upload, draft)
         staged = await self._receive(parsed, body, declared, expected_sha)
         try:
-            release = await anyio.to_thread.run_sync(validate_package, staged, parsed)
+            # In a worker thread: inflating a large archive must never hold the event loop (and /healthz).
+            release = await anyio.to_thread.run_sync(validate_package, staged, parsed, self.archive_limits)
             record = _record(parsed, user, size=staged.stat().st_size, sha256=expected_sha, release=release)
             await anyio.to_thread.run_sync(self.publish_staged, Publication(record, release), staged)
             return record

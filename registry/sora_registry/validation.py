@@ -16,6 +16,7 @@ from packaging.version import InvalidVersion, Version
 from sora_core.errors import PackageError
 from sora_core.text import canonical_dist_name
 from sora_core.wheels import WeightFile, WheelInfo, inspect_sdist, inspect_wheel
+from sora_core.zip_safety import ZipLimits
 from sora_registry.errors import PackageRejectedError
 from sora_registry.names import WHEEL, ParsedFilename
 from sora_registry.storage.base import ReleaseMetadata
@@ -23,10 +24,16 @@ from sora_registry.storage.base import ReleaseMetadata
 _FIX_HINT = "fix each problem listed (`sora check` shows the same ones), rebuild and upload again"
 
 
-def validate_package(path: Path, parsed: ParsedFilename) -> ReleaseMetadata:
-    """The release metadata of the staged package at ``path``; raise ``PackageRejectedError`` if unpublishable."""
+def validate_package(path: Path, parsed: ParsedFilename, limits: ZipLimits | None = None) -> ReleaseMetadata:
+    """The release metadata of the staged package at ``path``; raise ``PackageRejectedError`` if unpublishable.
+
+    ``limits`` caps what the archive may inflate to (zip bombs are refused while streaming).
+    """
     try:
-        info: Any = inspect_wheel(path) if parsed.packagetype == WHEEL else inspect_sdist(path)
+        if parsed.packagetype == WHEEL:
+            info: Any = inspect_wheel(path, limits=limits)
+        else:
+            info = inspect_sdist(path, limits=limits)
     except PackageError as exc:
         message = exc.message.replace(str(path), parsed.filename)
         raise PackageRejectedError(message, exc.hint or _FIX_HINT, [message]) from None
