@@ -18,10 +18,17 @@ import fnmatch
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sora_core.discovery import PARTICLES_GROUP, Catalog, discover
-from sora_core.errors import BrokenPluginError, MissingWeightsError, SoraError, UnknownParticleClassError
+from sora_core.errors import (
+    BrokenPluginError,
+    MissingWeightsError,
+    SoraError,
+    UnknownParticleClassError,
+    WeightsError,
+)
 from sora_core.kinds import KindSpec
 from sora_core.metadata import ParticleInfo, PluginProblem
 from sora_core.naming import resolve
@@ -188,6 +195,8 @@ class Registry:
                 f"particle {info.full_name} ships no default weights",
                 "pass weights=DIR (a directory written by save_pretrained)",
             )
+        if weights is not None:
+            _check_saved_name(info, Path(weights))
         cls = self.get_class(name)
         particle = cls.from_pretrained(directory, device=device, dtype=dtype, verify=verify)
         particle.registered_name = info.full_name
@@ -253,6 +262,22 @@ class Registry:
 
             self._plugins = SoraPluginManager.from_distributions(self.catalog.distributions)
         return self._plugins
+
+
+def _check_saved_name(info: ParticleInfo, weights: Path) -> None:
+    """Refuse a folder whose ``config.json`` says another particle saved it (a mislabelled or swapped folder)."""
+    from sora_core.safetensors_io import CONFIG_NAME, NAME_KEY, check_directory_files, read_config
+
+    folder = weights if weights.is_dir() else weights.parent
+    if not (folder / CONFIG_NAME).exists():
+        return  # a lone .safetensors file, or a missing folder: the load itself reports it
+    check_directory_files(folder)
+    saved = read_config(folder).get(NAME_KEY)
+    if saved is not None and saved != info.full_name:
+        raise WeightsError(
+            f"{folder / CONFIG_NAME} was saved by particle {saved}, not {info.full_name}",
+            f"load it as {saved} (registry.load({saved!r}, weights=...)), or pass weights saved by {info.full_name}",
+        )
 
 
 default_registry = Registry()

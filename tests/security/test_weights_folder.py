@@ -222,3 +222,10 @@ def test_clean_file_still_loads(tmp_path: Path) -> None:
     path = tmp_path / "ok.safetensors"
     safetensors.torch.save_file({"a": torch.zeros(4), "b": torch.ones(2, 2)}, str(path))
     assert set(read_header(path).tensors) == {"a", "b"}
+
+
+def test_folder_saved_by_another_particle_of_the_same_class_is_refused(folder: Path) -> None:
+    _rewrite_config(folder, name="sora-seed:lstm-text-encoder")  # the class string still matches
+    with pytest.raises(WeightsError) as excinfo:
+        registry.load(PARTICLE, weights=folder)
+    assert "saved by particle sora-seed:lstm-text-encoder, not sora-seed:additive-attention" in excinfo.value.message
