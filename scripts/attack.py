@@ -151,7 +151,7 @@ def _clip(work: Path, name: str = "clip.mp4") -> None:
 
 
 def _ffmpeg_from_frames(frames: np.ndarray, path: Path) -> None:
-    t, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     command = [get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24"]
     command += ["-s", f"{w}x{h}", "-r", "8", "-i", "-", "-pix_fmt", "yuv420p", str(path)]
     subprocess.run(command, input=frames.tobytes(), check=True)
@@ -328,7 +328,8 @@ def cases() -> list[Case]:
             _write(
                 "spec.yaml",
                 (
-                    "nodes:\n  g:\n    particle: sora-seed:lstm-video-generator\n    config: {hidden_size: 100000000000}\n"
+                    "nodes:\n  g:\n    particle: sora-seed:lstm-video-generator\n"
+                    "    config: {hidden_size: 100000000000}\n"
                 ),
             ),
         ),
