@@ -4,6 +4,13 @@ Tensors follow the project's layout: a video is ``(C, T, H, W)`` (or ``(B, C, T,
 float in ``[-1, 1]``. Frames on disk are ``(T, H, W, 3)`` ``uint8``. Every write goes to a
 temporary file beside the target and is renamed into place, so a failed or interrupted
 write never leaves half a video.
+
+Limits: a video is read only when the ``frames x width x height`` its metadata declares is within
+:func:`max_video_pixels` (``SORA_MAX_VIDEO_PIXELS``, default 2**22), checked before a frame is decoded; a video
+or contact sheet is written (or enlarged with ``scale``) only when its pixels are within :func:`max_output_pixels`
+(``SORA_MAX_OUTPUT_PIXELS``, default 2**26) and no side exceeds :func:`max_image_side` (``SORA_MAX_IMAGE_SIDE``,
+default 16384); ``fps`` is a finite number in [0.1, 1000].
+A file that decodes with errors or with fewer frames than it declares is refused as truncated or corrupt.
 """
 
 from __future__ import annotations
@@ -17,14 +24,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sora_core.atomic import atomic_path
-from sora_core.errors import SoraError
+from sora_core.errors import ConfigError, SoraError
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "DEFAULT_MAX_IMAGE_SIDE",
+    "DEFAULT_MAX_OUTPUT_PIXELS",
+    "DEFAULT_MAX_VIDEO_PIXELS",
+    "MAX_FPS",
+    "MIN_FPS",
     "VideoError",
+    "VideoTooLargeError",
+    "check_fps",
+    "check_scale",
+    "check_video_size",
     "contact_sheet",
+    "largest_scale",
+    "max_image_side",
+    "max_output_pixels",
+    "max_video_pixels",
     "read_video",
     "to_frames",
     "to_video",
@@ -36,8 +56,129 @@ VIDEO_SUFFIXES = (".mp4", ".gif")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+#: Pixels (frames x width x height) a video file may hold to be read: 2**22 = 4,194,304, 60 times the 64x64 x 17
+#: clips the pipelines make and read (e.g. 64 frames of 256x256, 16 of 512x512). The clips read feed pipelines
+#: whose video encoder needs about 0.8 kB a pixel on CPU (a 512x512 x 17 caption peaks at 3.8 GB), so a clip at
+#: the limit costs about 3.5 GB; decoding itself costs 15 bytes a pixel (uint8 frames, then float32).
+DEFAULT_MAX_VIDEO_PIXELS = 2**22
+#: Pixels (frames x width x height) a written video or contact sheet may hold: 2**26 = 67,108,864 (200 MB as uint8
+#: frames), e.g. 17 frames of 64x64 enlarged up to --scale 31 (1984x1984).
+DEFAULT_MAX_OUTPUT_PIXELS = 2**26
+#: The longest side of any frame or contact sheet written (PNG, GIF and H.264 decoders commonly stop there).
+DEFAULT_MAX_IMAGE_SIDE = 16384
+#: Frames per second a written video may have: slower than one frame in 10 s or faster than 1000 fps is a mistake.
+MIN_FPS, MAX_FPS = 0.1, 1000.0
+#: The gap, in pixels, between the frames of a contact sheet.
+SHEET_GAP = 2
+
+
 class VideoError(SoraError):
     """A video could not be read or written; the message names the file."""
+
+
+class VideoTooLargeError(VideoError):
+    """A video to read, or a video or image to write, exceeds a pixel budget; the message names the file or flag."""
+
+
+def max_video_pixels(override: int | None = None) -> int:
+    """The reading budget: ``override``, else ``$SORA_MAX_VIDEO_PIXELS``, else :data:`DEFAULT_MAX_VIDEO_PIXELS`."""
+    return _limit("SORA_MAX_VIDEO_PIXELS", DEFAULT_MAX_VIDEO_PIXELS, override, "max_pixels")
+
+
+def max_output_pixels() -> int:
+    """The writing budget: ``$SORA_MAX_OUTPUT_PIXELS``, else :data:`DEFAULT_MAX_OUTPUT_PIXELS`."""
+    return _limit("SORA_MAX_OUTPUT_PIXELS", DEFAULT_MAX_OUTPUT_PIXELS, None, "")
+
+
+def max_image_side(override: int | None = None) -> int:
+    """The longest side written: ``override``, else ``$SORA_MAX_IMAGE_SIDE``, else :data:`DEFAULT_MAX_IMAGE_SIDE`."""
+    return _limit("SORA_MAX_IMAGE_SIDE", DEFAULT_MAX_IMAGE_SIDE, override, "max_side")
+
+
+def _limit(variable: str, default: int, override: int | None, argument: str) -> int:
+    if override is not None:
+        if isinstance(override, bool) or not isinstance(override, int) or override < 1:
+            raise ConfigError(f"{argument}={override!r} must be a positive whole number", f"e.g. {argument}={default}")
+        return override
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"${variable}={text!r} is not a positive whole number", f"unset it or use e.g. {default}")
+    return value
+
+
+def check_fps(fps: float, *, flag: str = "fps") -> float:
+    """``fps`` as a float when within [:data:`MIN_FPS`, :data:`MAX_FPS`]; a ``ConfigError`` naming ``flag`` if not."""
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (MIN_FPS <= value <= MAX_FPS):  # also refuses nan
+        shown = f"{value:g}" if isinstance(fps, int | float) else repr(fps)
+        raise ConfigError(
+            f"{flag} {shown} is out of range: frames per second must be a number from {MIN_FPS:g} to {MAX_FPS:g}",
+            f"use e.g. {flag} 8",
+        )
+    return value
+
+
+def largest_scale(count: int, height: int, width: int, *, columns: int | None = None) -> int:
+    """The largest pixel scale at which ``count`` frames of ``height`` x ``width`` fit the limits (0: none does).
+
+    With ``columns``, the frames must also fit one contact sheet of that many columns.
+    """
+    low, high = 0, max_image_side() // max(height, width, 1)
+    while low < high:  # fits() only turns false as the scale grows: bisect for the last true
+        middle = (low + high + 1) // 2
+        if _fits(count, height * middle, width * middle, columns):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _fits(count: int, height: int, width: int, columns: int | None) -> bool:
+    side = max_image_side()
+    if max(height, width) > side or count * height * width > max_output_pixels():
+        return False
+    if columns is None:
+        return True
+    rows = math.ceil(count / columns)
+    return rows * height + (rows - 1) * SHEET_GAP <= side and columns * width + (columns - 1) * SHEET_GAP <= side
+
+
+def check_video_size(count: int, height: int, width: int, *, what: str = "the video") -> None:
+    """Refuse (``VideoTooLargeError``, naming ``what``) ``count`` frames of ``height`` x ``width`` beyond the limits."""
+    if min(count, height, width) >= 1 and _fits(count, height, width, None):
+        return
+    raise VideoTooLargeError(
+        f"{what}: {count} frames of {width}x{height} = {count * height * width:,} pixels, over the limits of "
+        f"{max_image_side():,} pixels a side and {max_output_pixels():,} pixels in all (frames x width x height)",
+        "ask for fewer or smaller frames, or raise SORA_MAX_IMAGE_SIDE / SORA_MAX_OUTPUT_PIXELS",
+    )
+
+
+def check_scale(
+    scale: int, count: int, height: int, width: int, *, flag: str = "scale", columns: int | None = None
+) -> None:
+    """Refuse a ``scale`` below 1 (``ConfigError``) or one whose frames break a limit (``VideoTooLargeError``)."""
+    largest = largest_scale(count, height, width, columns=columns)
+    valid = f"valid: 1 to {largest}" if largest else "no scale fits"
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ConfigError(f"{flag} {scale!r} must be at least 1 ({valid})", f"use {flag} 4 to enlarge 64x64 frames")
+    if scale > largest:
+        what = f"a contact sheet of {count} frames" if columns else f"{count} frames"
+        raise VideoTooLargeError(
+            f"{flag} {scale} would make {what} of {width * scale}x{height * scale}, over the limits of "
+            f"{max_image_side():,} pixels a side and {max_output_pixels():,} pixels in all "
+            f"({valid} for {width}x{height} frames)",
+            f"use a smaller {flag}, or raise SORA_MAX_IMAGE_SIDE / SORA_MAX_OUTPUT_PIXELS",
+        )
 
 
 def to_frames(video: torch.Tensor | np.ndarray, *, scale: int = 1) -> np.ndarray:
@@ -52,6 +193,8 @@ def to_frames(video: torch.Tensor | np.ndarray, *, scale: int = 1) -> np.ndarray
         array = array[0]
     if array.ndim != 4 or array.shape[0] not in (1, 3):
         raise VideoError(f"expected a video of shape (C, T, H, W) with C = 1 or 3, got {tuple(array.shape)}")
+    if scale != 1:
+        check_scale(scale, *array.shape[1:])
     if array.shape[0] == 1:
         array = np.repeat(array, 3, axis=0)
     frames = np.clip((np.nan_to_num(array) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0)
@@ -67,13 +210,17 @@ def to_video(frames: np.ndarray) -> torch.Tensor:
     array = np.asarray(frames)
     if array.ndim != 4 or array.shape[-1] != 3:
         raise VideoError(f"expected frames of shape (T, H, W, 3), got {tuple(array.shape)}")
-    return torch.from_numpy(array.astype(np.float32) / 127.5 - 1.0).permute(3, 0, 1, 2).contiguous()
+    # One float copy, converted in place: no float (T, H, W, 3) intermediate beside the (3, T, H, W) result.
+    video = torch.empty((3, *array.shape[:3]), dtype=torch.float32)
+    video.copy_(torch.from_numpy(np.ascontiguousarray(array)).permute(3, 0, 1, 2))
+    return video.div_(127.5).sub_(1.0)
 
 
 def write_video(frames: np.ndarray, path: str | os.PathLike[str], *, fps: float = 8.0) -> Path:
     """Write ``(T, H, W, 3)`` ``uint8`` frames as ``.mp4`` (H.264, yuv420p) or ``.gif``, atomically."""
     target = Path(path)
     suffix = target.suffix.lower()
+    fps = check_fps(fps)
     frames = _checked_frames(frames, target)
     if suffix not in VIDEO_SUFFIXES:
         raise VideoError(f"cannot write {target}: unknown video format {suffix!r}", "use a .mp4 or .gif file name")
@@ -145,6 +292,8 @@ def contact_sheet(frames: np.ndarray, *, columns: int | None = None, gap: int = 
     frames = np.asarray(frames)
     count, height, width, _ = frames.shape
     columns = columns or math.ceil(math.sqrt(count))
+    if columns < 1 or gap < 0:
+        raise VideoError(f"a contact sheet needs columns >= 1 and gap >= 0, got {columns} and {gap}")
     rows = math.ceil(count / columns)
     sheet = np.full((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, 3), 255, np.uint8)
     for index, frame in enumerate(frames):
@@ -162,31 +311,48 @@ def write_contact_sheet(frames: np.ndarray, path: str | os.PathLike[str], *, col
     frames = _checked_frames(frames, target)
     if target.suffix.lower() != ".png":
         raise VideoError(f"cannot write {target}: a contact sheet is a .png", "use a .png file name")
+    count, height, width, _ = frames.shape
+    if not _fits(count, height, width, columns or math.ceil(math.sqrt(count))):
+        raise VideoTooLargeError(
+            f"cannot write {target}: a contact sheet of {count} frames of {width}x{height} exceeds "
+            f"{max_image_side():,} pixels a side or {max_output_pixels():,} pixels in all",
+            "write fewer or smaller frames, or raise SORA_MAX_IMAGE_SIDE / SORA_MAX_OUTPUT_PIXELS",
+        )
     with atomic_path(target, suffix=".png") as temporary:
         Image.fromarray(contact_sheet(frames, columns=columns)).save(temporary, format="PNG")
     return target
 
 
-def read_video(path: str | os.PathLike[str]) -> np.ndarray:
+def read_video(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> np.ndarray:
     """``(T, H, W, 3)`` ``uint8`` frames from an ``.mp4``, a ``.gif``, or a folder of ``.png``/``.jpg`` frames.
 
-    A folder's frames are read in natural name order (``frame2`` before ``frame10``).
+    A folder's frames are read in natural name order (``frame2`` before ``frame10``). The file's metadata is
+    read first: when its ``frames x width x height`` exceeds ``max_pixels`` (default :func:`max_video_pixels`)
+    it is refused with :class:`VideoTooLargeError` before a frame is decoded. A file that decodes with errors,
+    or with fewer frames than it declares, is refused as truncated or corrupt.
     """
+    from sora_core import video_decode
+
     source = Path(path)
+    budget = max_video_pixels(max_pixels)
     if not source.exists():
         raise VideoError(f"{source} does not exist", "pass an .mp4, a .gif or a folder of .png frames")
     try:
         if source.is_dir():
-            return _read_folder(source)
+            return video_decode.read_images(_frame_files(source), budget)
         suffix = source.suffix.lower()
         if suffix == ".mp4":
-            return _read_mp4(source)
+            return video_decode.read_mp4(source, budget)
         if suffix == ".gif":
-            return _read_images([source], animated=True)
+            return video_decode.read_gif(source, budget)
         if suffix in _IMAGE_SUFFIXES:
-            return _read_images([source], animated=False)
+            return video_decode.read_images([source], budget)
     except VideoError:
         raise
+    except MemoryError:
+        raise VideoTooLargeError(
+            f"{source} does not fit in memory", "shrink it, or lower SORA_MAX_VIDEO_PIXELS to refuse such files early"
+        ) from None
     except Exception as exc:  # decoders raise many types; the user needs the file and the reason
         raise VideoError(f"{source} is not a readable video: {_short_reason(exc)}", "re-export it") from None
     raise VideoError(f"{source}: unknown video format {source.suffix!r}", "use .mp4, .gif or a folder of .png frames")
@@ -200,40 +366,12 @@ def _short_reason(exc: Exception) -> str:
     return f"{reason} ({details[-1]})" if details else reason
 
 
-def _read_mp4(path: Path) -> np.ndarray:
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-    meta: dict[str, Any] = next(reader)
-    width, height = meta["size"]
-    frames = [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader]
-    if not frames:
-        raise VideoError(f"{path} holds no frames", "re-export it")
-    return np.stack(frames)
-
-
-def _read_folder(folder: Path) -> np.ndarray:
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES), key=_natural)
+def _frame_files(folder: Path) -> list[Path]:
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()), key=_natural)
     if not files:
         raise VideoError(f"{folder} holds no .png or .jpg frames", "put one image per frame in the folder")
-    return _read_images(files, animated=False)
-
-
-def _read_images(files: list[Path], *, animated: bool) -> np.ndarray:
-    from PIL import Image, ImageSequence
-
-    frames = []
-    for file in files:
-        with Image.open(file) as image:
-            for frame in ImageSequence.Iterator(image) if animated else [image]:
-                frames.append(np.asarray(frame.convert("RGB")))
-    sizes = {frame.shape for frame in frames}
-    if len(sizes) > 1:
-        raise VideoError(f"frames of {files[0].parent} differ in size: {sorted(sizes)}", "give every frame one size")
-    return np.stack(frames)
+    return files
 
 
 def _natural(path: Path) -> list[Any]:
-    import re
-
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
