@@ -279,7 +279,8 @@ def test_malformed_stored_metadata_never_breaks_a_page(
     api = client.get(f"/api/v1/particles/odd/{name}")
     assert api.status_code == 200, api.text
     json.loads(api.text, parse_constant=_refuse_constant)  # strict JSON: no NaN or Infinity
-    for url in ("/", "/?q=odd", "/api/v1/particles?q=odd", "/api/v1/projects/odd", "/simple/odd/"):
+    searches = ["/api/v1/particles?port=float32[B L D]", "/?port=in:@text/*", "/api/v1/particles?space=latent/*"]
+    for url in ("/", "/?q=odd", "/api/v1/particles?q=odd", "/api/v1/projects/odd", "/simple/odd/", *searches):
         reply = client.get(url)
         assert reply.status_code == 200, (url, reply.text)
     assert "500" not in particle_page.text.split("<main>")[1][:20]
