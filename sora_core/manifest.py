@@ -112,11 +112,12 @@ def particle_info(manifest: Manifest, name: str, dist: str, version: str, entry_
         )
     where = f"manifest {manifest.path}, particle {name!r}"
     default_config = fields.obj(entry, "default_config", where)
+    declared_entry_point = fields.text(entry, "entry_point", where)
     return ParticleInfo(
         name=name,
         dist=dist,
         dist_version=version,
-        entry_point=entry_point or fields.text(entry, "entry_point", where),
+        entry_point=entry_point or declared_entry_point,
         kind=fields.text(entry, "kind", where, required=True),
         description=fields.text(entry, "description", where),
         inputs=_ports(entry, "inputs", where),
