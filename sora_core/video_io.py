@@ -337,6 +337,8 @@ def read_video(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     budget = max_video_pixels(max_pixels)
     if not source.exists():
         raise VideoError(f"{source} does not exist", "pass an .mp4, a .gif or a folder of .png frames")
+    if not (source.is_dir() or source.is_file()):  # a device or a pipe could be read for ever
+        raise VideoError(f"{source} is not a regular file or folder", "pass an .mp4, a .gif or a folder of .png frames")
     try:
         if source.is_dir():
             return video_decode.read_images(_frame_files(source), budget)

@@ -101,3 +101,50 @@ def test_a_gif_keeps_frames_that_repeat(tmp_path: Path) -> None:
     back = read_video(write_video(frames, tmp_path / "still.gif"))
     assert back.shape == (6, 8, 8, 3)
     assert np.abs(back.astype(int) - frames).max() <= 1
+
+
+# --- metadata, limits and the conversions' memory ----------------------------------------------------
+
+HEADER = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'clip.mp4':
+  Duration: 00:00:02.13, start: 0.000000, bitrate: 233 kb/s
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 64x48, 230 kb/s, 8 fps, 8 tbr
+      Display Matrix: rotation of {rotation} degrees
+"""
+
+
+@pytest.mark.parametrize(("rotation", "size"), [("0.00", (64, 48)), ("90.00", (48, 64)), ("-90.00", (48, 64))])
+def test_the_mp4_header_gives_upright_size_and_declared_frames(rotation: str, size: tuple[int, int]) -> None:
+    from sora_core.video_decode import VideoInfo, parse_header
+
+    assert parse_header(Path("clip.mp4"), HEADER.format(rotation=rotation)) == VideoInfo(*size, 17)  # 2.13 s x 8 fps
+
+
+def test_an_mp4_header_without_duration_declares_no_frame_count_and_no_stream_is_an_error() -> None:
+    from sora_core.video_decode import parse_header
+
+    text = HEADER.format(rotation="0").replace("Duration: 00:00:02.13", "Duration: N/A").replace("8 fps", "1k fps")
+    assert parse_header(Path("clip.mp4"), text).frames is None
+    assert parse_header(Path("c.mp4"), HEADER.format(rotation="0").replace("8 fps", "1k fps")).frames == 2130
+    with pytest.raises(VideoError, match=r"c\.mp4 is not a readable video: ffmpeg: moov atom not found"):
+        parse_header(Path("c.mp4"), "[in#0 @ 0x5579ea49b200] moov atom not found\nAt least one output file")
+    with pytest.raises(VideoError, match="declares no frame size"):
+        parse_header(Path("c.mp4"), "  Stream #0:0: Video: h264 (avc1 / 0x31637661), yuv420p\n")
+
+
+def test_to_video_matches_the_plain_formula_exactly() -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (3, 5, 7, 3), dtype=np.uint8)
+    expected = torch.from_numpy(frames.astype(np.float32) / 127.5 - 1.0).permute(3, 0, 1, 2)
+    video = to_video(frames)
+    assert video.is_contiguous() and video.dtype == torch.float32 and torch.equal(video, expected)
+
+
+def test_the_largest_scale_respects_the_side_and_the_output_budget(monkeypatch) -> None:
+    from sora_core.video_io import DEFAULT_MAX_OUTPUT_PIXELS, largest_scale
+
+    assert largest_scale(17, 64, 64) == int((DEFAULT_MAX_OUTPUT_PIXELS / (17 * 64 * 64)) ** 0.5) == 31
+    assert largest_scale(1, 64, 64) == 128 and largest_scale(1, 1, 1) == 8192  # 2**26 px; 16384 a side
+    assert largest_scale(17, 64, 64, columns=5) == 31
+    monkeypatch.setenv("SORA_MAX_IMAGE_SIDE", "640")
+    assert largest_scale(1, 64, 64) == 10 and largest_scale(4, 64, 64, columns=4) == 2  # 4 x 128 + 6 <= 640
+    monkeypatch.setenv("SORA_MAX_OUTPUT_PIXELS", "100")
+    assert largest_scale(1, 64, 64) == 0
