@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def add_commands(commands: Any) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from sora_core.cli.pipeline_commands import build
-    from sora_core.video_io import VIDEO_SUFFIXES, to_frames, write_contact_sheet, write_video
+    from sora_core.video_io import VIDEO_SUFFIXES, check_fps, to_frames, write_contact_sheet, write_video
 
     output = Path(args.output)
     if output.suffix.lower() not in VIDEO_SUFFIXES:
@@ -67,6 +68,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--output {output}: directory {output.parent} does not exist", "create it first")
     if args.scale < 1:
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge a 64x64 video")
+    check_fps(args.fps, flag="--fps")
     if not args.prompt.strip():
         raise ConfigError("the prompt is empty", 'describe the video, e.g. sora generate "a red circle moving right"')
     args.target = args.template
@@ -78,7 +80,9 @@ def run_generate(args: argparse.Namespace) -> int:
             f"pipeline {pipe.name!r} is not a text-to-video pipeline: it needs an input 'prompt' and an output 'video'",
             "use the t2v template, or a spec with those names",
         )
+    _check_output_size(args, _sampler_size(pipe))  # the asked sizes, before the run
     outputs = pipe.run({"prompt": [args.prompt]}, seed=args.seed, progress=args.progress)
+    _check_output_size(args, tuple(outputs["video"].shape[-3:]))  # the made sizes, before anything is written
     frames = to_frames(outputs["video"], scale=args.scale)
     written = [write_video(frames, output, fps=args.fps)]
     if args.gif:
@@ -92,6 +96,25 @@ def run_generate(args: argparse.Namespace) -> int:
         f"(seed {args.seed}, {seconds:.1f} s)\n"
     )
     return 0
+
+
+def _sampler_size(pipe: Any) -> tuple[int, ...] | None:
+    """``(frames, height, width)`` the ``sampler`` node is configured to make, when it has such fields."""
+    config = getattr(pipe.nodes.get("sampler"), "config", None)
+    size = tuple(getattr(config, field, None) for field in ("frames", "height", "width"))
+    return size if all(isinstance(n, int) for n in size) else None  # type: ignore[return-value]
+
+
+def _check_output_size(args: argparse.Namespace, size: tuple[int, ...] | None) -> None:
+    """Refuse --frames/--height/--width and a --scale whose written frames or contact sheet break the pixel limits."""
+    from sora_core.video_io import check_scale, check_video_size
+
+    if size is None or len(size) != 3:
+        return
+    count, height, width = (int(n) for n in size)
+    check_video_size(count, height, width, what=f"--frames {count} --height {height} --width {width}")
+    columns = math.ceil(math.sqrt(count)) if args.contact_sheet else None
+    check_scale(args.scale, count, height, width, flag="--scale", columns=columns)
 
 
 def _flag_settings(args: argparse.Namespace) -> list[str]:

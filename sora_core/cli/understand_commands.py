@@ -30,7 +30,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
     parser.add_argument("--template", default="summarize", help="the summarising template or spec file")
     parser.add_argument("--sheet", metavar="FILE.png", help="also write the key frames side by side into one PNG")
-    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel of the sheet to SCALE x SCALE")
+    parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel of the sheet (sides <= 16384 px)")
     _common(parser)
     parser.set_defaults(run=run_summarize)
 
@@ -57,8 +57,11 @@ def read_clip(path: str) -> Any:
 def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[str, ...]) -> dict[str, Any]:
     """Build ``args.template`` (with ``--swap``/``--set``), check it has the inputs and ``wanted`` outputs, run it."""
     from sora_core.cli.pipeline_commands import build
+    from sora_core.video_io import check_scale
 
-    video = read_clip(args.video)  # an unreadable file fails before anything is built
+    video = read_clip(args.video)  # an unreadable (or too large) file fails before anything is built
+    if getattr(args, "sheet", None):  # one key frame, at least, goes on the sheet: refuse a scale it cannot take
+        check_scale(args.scale, 1, *video.shape[-2:], flag="--scale", columns=1)
     args.target = args.template
     pipe = build(args)
     missing = [f"input {n!r}" for n in ("video", *inputs) if n not in pipe.spec.inputs]
@@ -90,9 +93,9 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_summarize(args: argparse.Namespace) -> int:
-    from sora_core.video_io import to_frames, write_contact_sheet
+    from sora_core.video_io import check_scale, to_frames, write_contact_sheet
 
-    if args.scale < 1:
+    if args.scale < 1:  # the clip's size bounds it from above: checked once the clip is read, again per sheet
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge 64x64 frames")
     if args.sheet and Path(args.sheet).suffix.lower() != ".png":
         raise ConfigError(f"--sheet {args.sheet}: the sheet is a PNG", "name it FILE.png")
@@ -101,6 +104,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     summary = outputs["summary"][0]
     if args.sheet and frames and "images" in outputs:
         images = outputs["images"][0, : len(frames)]  # (K, 3, H, W): write them as K frames of one clip
+        check_scale(args.scale, len(frames), *images.shape[-2:], flag="--scale", columns=len(frames))
         write_contact_sheet(to_frames(images.permute(1, 0, 2, 3), scale=args.scale), args.sheet, columns=len(frames))
     if args.json:
         print(json.dumps({"summary": summary, "key_frames": frames}))
