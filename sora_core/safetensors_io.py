@@ -157,6 +157,8 @@ def _tensor_info(path: Path, name: str, entry: Any, data_size: int) -> TensorInf
         code, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
     except (TypeError, KeyError, ValueError):
         raise _corrupt(path, f"declares tensor {name!r} without a valid dtype, shape and data_offsets") from None
+    if not isinstance(code, str):
+        raise _corrupt(path, f"declares tensor {name!r} with dtype {code!r}, which is not a dtype name")
     if not all(type(n) is int and n >= 0 for n in (*shape, begin, end)) or begin > end:
         raise _corrupt(path, f"declares tensor {name!r} with invalid shape {shape} or offsets {[begin, end]}")
     if end > data_size:

@@ -70,6 +70,15 @@ def test_any_header_json(header: dict[str, object], data_size: int) -> None:
     _read(struct.pack("<Q", len(raw)) + raw + bytes(data_size))
 
 
+@given(JSON, st.lists(st.integers(0, 4), max_size=3))
+def test_any_dtype_value(dtype: object, shape: list[int]) -> None:
+    size = 4
+    for n in shape:
+        size *= n
+    raw = json.dumps({"t": {"dtype": dtype, "shape": shape, "data_offsets": [0, size]}}).encode()
+    _read(struct.pack("<Q", len(raw)) + raw + bytes(size))
+
+
 @given(JSON)
 def test_config_json_of_any_shape(tmp_path_factory, document: object) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("config")
