@@ -6,9 +6,9 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from sora_core.cli.paths import check_output_path
 from sora_core.errors import ConfigError
 
 #: Which node of a text-to-video template each convenience flag configures (``--set`` reaches any field).
@@ -61,11 +61,12 @@ def run_generate(args: argparse.Namespace) -> int:
     from sora_core.cli.pipeline_commands import build
     from sora_core.video_io import VIDEO_SUFFIXES, check_fps, to_frames, write_contact_sheet, write_video
 
-    output = Path(args.output)
-    if output.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ConfigError(f"--output {output}: unknown video format {output.suffix!r}", "name it .mp4 or .gif")
-    if not output.parent.is_dir():
-        raise ConfigError(f"--output {output}: directory {output.parent} does not exist", "create it first")
+    output = check_output_path(args.output, "--output", VIDEO_SUFFIXES, what="video")
+    if args.gif is not None:
+        check_output_path(args.gif, "--gif", (".gif",), what="GIF")
+    if args.contact_sheet is not None:
+        check_output_path(args.contact_sheet, "--contact-sheet", (".png",), what="image")
+    _check_guidance(args.guidance)
     if args.scale < 1:
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge a 64x64 video")
     check_fps(args.fps, flag="--fps")
@@ -115,6 +116,14 @@ def _check_output_size(args: argparse.Namespace, size: tuple[int, ...] | None) -
     check_video_size(count, height, width, what=f"--frames {count} --height {height} --width {width}")
     columns = math.ceil(math.sqrt(count)) if args.contact_sheet else None
     check_scale(args.scale, count, height, width, flag="--scale", columns=columns)
+
+
+def _check_guidance(guidance: float | None) -> None:
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise ConfigError(
+            f"--guidance {guidance} is out of range: it is a finite number from 0 up",
+            "1 turns guidance off; 3 to 7 is usual (the default is the template's, 4)",
+        )
 
 
 def _flag_settings(args: argparse.Namespace) -> list[str]:

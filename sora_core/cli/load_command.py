@@ -9,6 +9,7 @@ from typing import Any
 from sora_core import registry
 from sora_core.cli.output import print_fields, print_json
 from sora_core.errors import ConfigError
+from sora_core.limits import create_particle
 
 
 def add_commands(commands: Any) -> None:
@@ -42,19 +43,22 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             values[key] = json.loads(raw)
         except json.JSONDecodeError:
             values[key] = raw
+        except RecursionError:
+            raise ConfigError(f"--set {key}: the value is nested too deeply", "write a plainer value") from None
     return values
 
 
 def run_load(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
+    dtype, device = _placement(args.dtype, args.device)
     info = registry.info(args.name)
     if overrides and args.weights:
         raise ConfigError("--set cannot change a particle loaded from --weights", "weights carry their own config.json")
     if args.weights or (info.default_weights and not overrides):
-        particle = registry.load(info.full_name, weights=args.weights, device=args.device, dtype=args.dtype)
+        particle = registry.load(info.full_name, weights=args.weights, device=device, dtype=dtype)
         source = str(args.weights or info.default_weights)
     else:
-        particle = registry.create(info.full_name, **overrides)
+        particle = _placed(create_particle(registry.default_registry, info.full_name, overrides), dtype, device)
         source = "fresh (random initialisation)"
     summary = _summary(particle, info.full_name, source)
     if args.json:
@@ -62,6 +66,35 @@ def run_load(args: argparse.Namespace) -> int:
     else:
         print_fields([(k, str(v)) for k, v in summary.items()])
     return 0
+
+
+def _placement(dtype: str | None, device: str | None) -> tuple[Any, Any]:
+    """``--dtype`` and ``--device`` checked before anything is built: a floating dtype, a device this machine has."""
+    from sora_core.limits import check_device
+    from sora_core.weights import resolve_dtype
+
+    resolved = None
+    if dtype is not None:
+        try:
+            resolved = resolve_dtype(dtype)
+        except ConfigError as exc:
+            raise ConfigError(f"--dtype {dtype}: {exc.message}", exc.hint) from None
+    return resolved, check_device(device, "--device") if device is not None else None
+
+
+def _placed(particle: Any, dtype: Any, device: Any) -> Any:
+    """A fresh particle moved and cast as ``--device``/``--dtype`` ask; refused for one without tensors."""
+    if dtype is None and device is None:
+        return particle
+    flags = " and ".join(f for f, v in (("--dtype", dtype), ("--device", device)) if v is not None)
+    if not hasattr(particle, "to") or not list(particle.state_dict().values()):
+        raise ConfigError(
+            f"{flags}: particle {particle.registered_name} holds no tensors to cast or move", f"drop {flags}"
+        )
+    try:
+        return particle.to(device=device, dtype=dtype)
+    except (RuntimeError, MemoryError) as exc:
+        raise ConfigError(f"{flags}: cannot place {particle.registered_name}: {exc}", "try another device") from None
 
 
 def _summary(particle: Any, name: str, source: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sora_core.cli.output import print_json, print_table
+from sora_core.cli.paths import check_output_path
 from sora_core.errors import ConfigError, SpecError
 
 
@@ -69,9 +70,11 @@ def _target(parser: argparse.ArgumentParser) -> None:
 def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
     """The pipeline ``args.target`` names with every ``--swap`` and ``--set`` applied together, built once."""
     from sora_core import registry
+    from sora_core.limits import check_seed
     from sora_core.pipeline import Pipeline
     from sora_core.pipeline.pipeline import load_target, with_changes
 
+    seed = check_seed(getattr(args, "seed", None), "--seed")
     swaps = {}
     for swap in args.swaps:
         node, sep, particle = swap.partition("=")
@@ -82,7 +85,6 @@ def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
     spec = with_changes(
         spec, registry.default_registry, swaps=swaps, settings=node_settings(getattr(args, "settings", []))
     )
-    seed = getattr(args, "seed", None)
     return Pipeline.from_spec(spec, materialize=materialize, seed=seed, base_dir=base_dir)
 
 
@@ -100,6 +102,8 @@ def node_settings(settings: list[str]) -> dict[str, dict[str, Any]]:
             value: Any = json.loads(text)
         except ValueError:
             value = text
+        except RecursionError:
+            raise ConfigError(f"--set {target}: the value is nested too deeply", "write a plainer value") from None
         grouped.setdefault(node, {})[field] = value
     return grouped
 
@@ -110,6 +114,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from sora_core.pipeline.trace import Tracer
     from sora_core.pipeline.values import describe_value, parse_value, save_outputs
 
+    for flag, path in (("--output", args.output), ("--trace-out", args.trace_out)):
+        if path is not None:
+            check_output_path(path, flag)
     pipe = build(args)
     if args.locked:
         from sora_core.pipeline.lock import check_lock
@@ -169,6 +176,8 @@ def _value_text(description: dict[str, Any]) -> str:
 def run_graph(args: argparse.Namespace) -> int:
     from sora_core.pipeline import render
 
+    if args.output is not None:
+        check_output_path(args.output, "--output")
     pipe = build(args, materialize=False)
     trace = _read_trace(args.trace) if args.trace else None
     description = pipe.describe(trace)
@@ -183,10 +192,22 @@ def run_graph(args: argparse.Namespace) -> int:
 def run_lock(args: argparse.Namespace) -> int:
     from sora_core.pipeline.lock import write_lock
 
+    if args.output is not None:
+        check_output_path(args.output, "--output")
     pipe = build(args)
-    path = write_lock(pipe, args.output or f"{pipe.name}.lock.json")
+    path = write_lock(pipe, args.output or _default_lock_path(pipe.name))
     print(f"wrote {path}")
     return 0
+
+
+def _default_lock_path(name: str) -> Path:
+    """``NAME.lock.json`` in the working directory; a pipeline name that is not a plain file name is refused."""
+    file_name = f"{name}.lock.json"
+    if Path(file_name).name != file_name or "\\" in name or "\0" in name:
+        raise ConfigError(
+            f"pipeline name {name!r} cannot name a lock file in the current directory", "pass -o FILE.lock.json"
+        )
+    return check_output_path(file_name, "the lock file")
 
 
 def _read_trace(path: str) -> dict[str, Any]:
@@ -196,8 +217,12 @@ def _read_trace(path: str) -> dict[str, Any]:
 
     try:
         return summary_from_chrome_trace(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"cannot read trace {path}: {exc}", "pass a file written by `sora run --trace-out`") from None
+    except (OSError, ValueError, RecursionError, AttributeError, TypeError, KeyError) as exc:
+        # AttributeError/TypeError/KeyError: valid JSON of another shape than a Chrome trace
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SpecError(
+            f"cannot read trace {path}: {reason}", "pass a file written by `sora run --trace-out`"
+        ) from None
 
 
 def _write_text(path: Path, text: str) -> None:

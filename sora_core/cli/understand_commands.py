@@ -99,6 +99,10 @@ def run_summarize(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge 64x64 frames")
     if args.sheet and Path(args.sheet).suffix.lower() != ".png":
         raise ConfigError(f"--sheet {args.sheet}: the sheet is a PNG", "name it FILE.png")
+    if args.sheet is not None:
+        from sora_core.cli.paths import check_output_path
+
+        check_output_path(args.sheet, "--sheet", (".png",), what="image")
     outputs = run_on_clip(args, {}, ("frames", "summary"))
     frames = [int(f) for f in outputs["frames"][0] if f >= 0]
     summary = outputs["summary"][0]

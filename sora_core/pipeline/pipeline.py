@@ -58,7 +58,9 @@ class Pipeline:
         weights of freshly created nodes reproducible (each node gets its own seed).
         """
         from sora_core import registry as default
+        from sora_core.limits import check_seed
 
+        check_seed(seed)
         registry = registry or default.default_registry
         if isinstance(spec, (str, os.PathLike)):
             base_dir = Path(spec).resolve().parent
@@ -241,9 +243,10 @@ class Pipeline:
         Independent branches run concurrently (threads); every node runs under
         ``torch.inference_mode``. With ``seed``, runs reproduce exactly.
         """
+        from sora_core.limits import check_seed
         from sora_core.pipeline.execute import execute
 
-        return execute(self, inputs, seed=seed, concurrent=concurrent, progress=progress)
+        return execute(self, inputs, seed=check_seed(seed), concurrent=concurrent, progress=progress)
 
     def plan(self) -> Any:
         """The :class:`~sora_core.pipeline.execute.ExecutionPlan`, computed once per graph."""
@@ -309,8 +312,14 @@ def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materi
         )
     if not materialize:
         return _on_meta(info.full_name, node, registry, base_dir)
+    if node.device is not None:
+        from sora_core.limits import check_device
+
+        check_device(node.device, "device")
     if node.weights is None:
-        particle = registry.create(info.full_name, **node.config)
+        from sora_core.limits import create_particle
+
+        particle = create_particle(registry, info.full_name, node.config)
     else:
         weights = None if node.weights == "default" else resolve_weights_path(node.weights, base_dir)
         particle = registry.load(info.full_name, weights=weights)
@@ -318,7 +327,7 @@ def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materi
 
 
 def _on_meta(name: str, node: NodeSpec, registry: Registry, base_dir: Path | None) -> Particle:
-    import torch
+    from sora_core.limits import create_on_meta
 
     config = dict(node.config)
     if node.weights is not None:
@@ -327,8 +336,7 @@ def _on_meta(name: str, node: NodeSpec, registry: Registry, base_dir: Path | Non
         weights = registry.info(name).default_weights if node.weights == "default" else node.weights
         if weights is not None:
             config = read_config(resolve_weights_path(weights, base_dir))["config"]
-    with torch.device("meta"):
-        return registry.create(name, **config)
+    return create_on_meta(registry, name, config)
 
 
 def resolve_weights_path(path: str, base_dir: Path | None) -> str:

@@ -54,6 +54,33 @@ class NodeSpec(BaseModel):
         default_factory=dict, description="component slot -> the node whose particle this node calls (e.g. a denoiser)"
     )
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str | None) -> str | None:
+        """Torch must read it (whether this machine has it is checked when the node is built)."""
+        from sora_core.errors import ConfigError
+        from sora_core.limits import parse_device
+
+        if device is not None:
+            try:
+                parse_device(device, "device")
+            except ConfigError as exc:
+                raise ValueError(f"{device!r} is not a device sora-core runs on ({exc.hint})") from None
+        return device
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, dtype: str | None) -> str | None:
+        from sora_core.errors import ConfigError
+        from sora_core.weights import resolve_dtype
+
+        if dtype is not None:
+            try:
+                resolve_dtype(dtype)
+            except ConfigError:
+                raise ValueError(f"{dtype!r} is not a floating dtype (use float32, float16 or bfloat16)") from None
+        return dtype
+
 
 class EdgeSpec(BaseModel):
     """``source.port -> target.port``."""
@@ -144,6 +171,7 @@ def spec_from_data(data: Any, source: str) -> PipelineSpec:
     """Validate plain data as a spec; raise ``SpecError`` naming ``source`` and each bad field."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a pipeline spec must be a mapping", "see docs/pipelines.md for the format")
+    check_spec_size(data, source)
     try:
         return PipelineSpec.model_validate(data)
     except ValidationError as exc:
@@ -156,13 +184,22 @@ def spec_from_data(data: Any, source: str) -> PipelineSpec:
         ) from None
 
 
+#: The largest spec file read (templates are a few kB).
+MAX_SPEC_BYTES = 1 * 2**20
+#: How deeply a spec's mappings and lists may nest (a real spec needs about 5 levels).
+MAX_SPEC_DEPTH = 64
+#: How many values a spec may hold once YAML aliases are expanded (a "billion laughs" document holds billions).
+MAX_SPEC_VALUES = 100_000
+
+
 def load_spec(path: str | Path) -> PipelineSpec:
-    """Read a YAML (``.yaml``/``.yml``) or JSON spec file."""
+    """Read a YAML (``.yaml``/``.yml``) or JSON spec file; raise ``SpecError`` naming it for anything wrong.
+
+    A file over 1 MiB, not UTF-8, nested over 64 levels or holding over 100,000 values (YAML aliases
+    expanded) is refused before it is validated.
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"cannot read pipeline spec {path}: {exc.strerror or exc}", "check the path") from None
+    text = _read_spec_text(path)
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
@@ -170,6 +207,57 @@ def load_spec(path: str | Path) -> PipelineSpec:
             import yaml
 
             data = yaml.safe_load(text)
+    except RecursionError:
+        raise SpecError(
+            f"{path} is nested too deeply to read", f"a spec nests at most {MAX_SPEC_DEPTH} levels"
+        ) from None
     except (ValueError, Exception) as exc:  # yaml.YAMLError and json.JSONDecodeError
         raise SpecError(f"{path} is not valid YAML/JSON: {exc}", "fix the syntax") from None
     return spec_from_data(data, str(path))
+
+
+def _read_spec_text(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_SPEC_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SpecError(f"cannot read pipeline spec {path}: {reason}", "check the path") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"pipeline spec {path} is larger than {MAX_SPEC_BYTES // 2**20} MiB", "a spec is a few kB of YAML or JSON"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"pipeline spec {path} is not UTF-8 text (byte {exc.start} is {raw[exc.start : exc.start + 1]!r})",
+            "save the spec as UTF-8 YAML or JSON",
+        ) from None
+
+
+def check_spec_size(data: Any, source: str) -> None:
+    """Refuse data nested over ``MAX_SPEC_DEPTH`` levels or holding over ``MAX_SPEC_VALUES`` values.
+
+    YAML aliases make one object appear many times; sizes are counted once per object (memoised by identity),
+    so a document that would expand to billions of values is measured in time linear in its own length.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
+    while stack:
+        value, depth, children_done = stack.pop()
+        if id(value) in sizes or not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_SPEC_DEPTH:
+            raise SpecError(f"{source}: the spec nests deeper than {MAX_SPEC_DEPTH} levels", "flatten it")
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        if not children_done:
+            stack.append((value, depth, True))
+            stack.extend((child, depth + 1, False) for child in children if isinstance(child, (dict, list)))
+            continue
+        sizes[id(value)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        if sizes[id(value)] > MAX_SPEC_VALUES:
+            raise SpecError(
+                f"{source}: the spec holds more than {MAX_SPEC_VALUES} values (YAML aliases expanded)",
+                "write the spec out plainly; anchors and aliases that multiply it are refused",
+            )
