@@ -74,6 +74,8 @@ __all__ = [
 P = TypeVar("P", bound=Particle)
 
 DEFAULT_MAX_SHARD_SIZE = "2GB"
+#: What a constructor raises when a config asks for sizes it cannot build (or torch cannot index).
+_BUILD_ERRORS = (RuntimeError, NotImplementedError, MemoryError, OverflowError, ValueError, TypeError)
 
 
 # --- saving -----------------------------------------------------------------------------------------------------
@@ -296,7 +298,8 @@ def _load_module(
     sources = _check_tensors(module, stored, aliases, source, storage)
     if _needs_real_init(module):
         # Non-persistent buffers (or plain tensor attributes) get their values only from a real construction.
-        module = cast("torch.nn.Module", _build(cls, config, config_path))
+        _check_real_size(module, config_path)
+        module = _build_real(cls, config, config_path)
     ties = _tie_groups(module)
     tensors = _read_tensors(headers, set(sources.values()))
     expected = module.state_dict()
@@ -317,9 +320,42 @@ def _construct_on_meta(cls: type[Particle], config: dict[str, Any], config_path:
             return cast("torch.nn.Module", _build(cls, config, config_path))
     except SoraError:
         raise
-    except (RuntimeError, NotImplementedError):
+    except _BUILD_ERRORS as exc:
+        if not isinstance(exc, NotImplementedError) and "meta" not in str(exc).lower():
+            raise _unbuildable(cls, config_path, exc) from None
         # The constructor needs real data (e.g. ``.item()``); build normally, it is checked the same way.
+        return _build_real(cls, config, config_path)
+
+
+def _build_real(cls: type[Particle], config: dict[str, Any], config_path: Path) -> torch.nn.Module:
+    try:
         return cast("torch.nn.Module", _build(cls, config, config_path))
+    except SoraError:
+        raise
+    except _BUILD_ERRORS as exc:
+        raise _unbuildable(cls, config_path, exc) from None
+
+
+def _check_real_size(module: torch.nn.Module, config_path: Path) -> None:
+    """Refuse to build for real a module whose tensors (as built on meta) exceed the particle budget."""
+    from sora_core.limits import PARTICLE_BUDGET_VARIABLE, format_bytes, max_particle_bytes
+
+    size = sum(t.numel() * t.element_size() for _, t in _named_tensors(module))
+    limit = max_particle_bytes()
+    if size > limit:
+        raise ConfigError(
+            f"{config_path}: {type(module).__qualname__} built from it would hold {format_bytes(size)} of tensors, "
+            f"over the {format_bytes(limit)} limit on one particle",
+            f"fix {CONFIG_NAME} or {RESAVE_HINT}; raise the limit with {PARTICLE_BUDGET_VARIABLE} if it is right",
+        )
+
+
+def _unbuildable(cls: type[Particle], config_path: Path, exc: BaseException) -> ConfigError:
+    reason = (str(exc).splitlines() or [""])[0][:200]
+    return ConfigError(
+        f"{config_path}: {cls.__qualname__} cannot be built from its config ({type(exc).__name__}: {reason})",
+        f"fix {CONFIG_NAME} (sizes too large?) or {RESAVE_HINT}",
+    )
 
 
 def _check_tensors(

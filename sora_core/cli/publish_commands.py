@@ -60,7 +60,8 @@ def run_check(args: argparse.Namespace) -> int:
     print_table(title, ("SECTION", "CHECK", "RESULT", "DETAIL"), rows)
     failures = report.failures
     if failures:
-        sys.stderr.write(f"error: {len(failures)} of {len(report.items)} checks failed for {args.target}\n")
+        sys.stderr.write(f"error: {len(failures)} of {len(report.items)} checks failed for {printable(args.target)}\n")
+        sys.stderr.write("  hint: fix each FAIL row above (its DETAIL says how), rebuild and run `sora check` again\n")
         return 1
     sys.stdout.write(f"{report.name} {report.version}: all {len(report.items)} checks passed\n")
     return 0

@@ -20,6 +20,7 @@ import torch
 
 from sora_core import registry
 from sora_core.errors import (
+    ConfigError,
     CorruptWeightsError,
     UnknownParticleClassError,
     UnsafeWeightsError,
@@ -229,3 +230,25 @@ def test_folder_saved_by_another_particle_of_the_same_class_is_refused(folder: P
     with pytest.raises(WeightsError) as excinfo:
         registry.load(PARTICLE, weights=folder)
     assert "saved by particle sora-seed:lstm-text-encoder, not sora-seed:additive-attention" in excinfo.value.message
+
+
+@pytest.mark.parametrize(
+    ("particle", "field", "value"),
+    [
+        ("sora-seed:lstm-text-encoder", "hidden_size", 10**11),
+        ("sora-seed:lstm-text-encoder", "num_layers", 10**6),
+        ("sora-dit:dit-denoiser", "depth", 10**7),
+    ],
+)
+def test_absurd_sizes_in_config_json_are_config_errors(tmp_path: Path, particle: str, field: str, value: int) -> None:
+    directory = tmp_path / "w"
+    registry.create(particle).save_pretrained(directory)
+    config = json.loads((directory / "config.json").read_text())
+    config["config"][field] = value
+    (directory / "config.json").write_text(json.dumps(config))
+    write_manifest(directory)
+    with pytest.raises(ConfigError) as excinfo:
+        registry.load(particle, weights=directory)
+    assert "config.json" in excinfo.value.message and (
+        field in excinfo.value.message or "cannot be built" in excinfo.value.message
+    )

@@ -34,7 +34,7 @@ class CrossAttentionConfig(ParticleConfig):
 
     query_size: int = Field(256, gt=0, description="features per query token (Q); also the output width")
     context_size: int = Field(256, gt=0, description="features per context token (C)")
-    heads: int = Field(4, gt=0, description="attention heads; query_size must be a multiple of it")
+    heads: int = Field(4, gt=0, le=256, description="attention heads; query_size must be a multiple of it")
 
     @model_validator(mode="after")
     def _heads_divide(self) -> CrossAttentionConfig:

@@ -38,8 +38,8 @@ class DiTDenoiserConfig(ParticleConfig):
         CROSS_ATTENTION, description="cross_modal_attention particle of every block, created by name"
     )
     hidden_size: int = Field(256, gt=0, description="transformer width")
-    depth: int = Field(4, gt=0, description="DiT blocks")
-    heads: int = Field(4, gt=0, description="attention heads (self and cross)")
+    depth: int = Field(4, gt=0, le=256, description="DiT blocks")
+    heads: int = Field(4, gt=0, le=256, description="attention heads (self and cross)")
     mlp_ratio: float = Field(4.0, gt=0, description="MLP width as a multiple of hidden_size")
     shared_modulation: bool = Field(
         False, description="adaLN-single: one modulation projection for all blocks plus per-block offsets"

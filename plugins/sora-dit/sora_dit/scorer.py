@@ -44,9 +44,9 @@ class LatentTextScorerConfig(ParticleConfig):
         "moved, as a local feature of every patch rather than a comparison the layers must learn",
     )
     hidden_size: int = Field(128, gt=0, description="transformer width")
-    video_depth: int = Field(2, ge=0, description="layers over the video tokens alone (run once per video)")
-    depth: int = Field(2, gt=0, description="layers over the summary, video and text tokens together")
-    heads: int = Field(4, gt=0, description="attention heads")
+    video_depth: int = Field(2, ge=0, le=64, description="layers over the video tokens alone (run once per video)")
+    depth: int = Field(2, gt=0, le=64, description="layers over the summary, video and text tokens together")
+    heads: int = Field(4, gt=0, le=256, description="attention heads")
     mlp_ratio: float = Field(4.0, gt=0, description="MLP width as a multiple of hidden_size")
     attribute_classes: int = Field(
         0,

@@ -19,7 +19,7 @@ class LSTMTextEncoderConfig(ParticleConfig):
 
     input_size: int = Field(512, gt=0, description="features per input token (E)")
     hidden_size: int = Field(256, gt=0, description="features per output embedding (D)")
-    num_layers: int = Field(1, gt=0, description="stacked LSTM layers")
+    num_layers: int = Field(1, gt=0, le=64, description="stacked LSTM layers")
 
 
 class LSTMTextEncoder(TextEncoder):

@@ -20,7 +20,7 @@ class LSTMVideoDecoderConfig(ParticleConfig):
 
     input_size: int = Field(512, gt=0, description="features per frame (F)")
     hidden_size: int = Field(256, gt=0, description="hidden features per frame (H)")
-    num_layers: int = Field(1, gt=0, description="stacked LSTM layers")
+    num_layers: int = Field(1, gt=0, le=64, description="stacked LSTM layers")
 
 
 class LSTMVideoDecoder(ModuleParticle):

@@ -20,7 +20,7 @@ class LSTMVideoGeneratorConfig(ParticleConfig):
     input_size: int = Field(256, gt=0, description="features per condition step (C)")
     hidden_size: int = Field(256, gt=0, description="LSTM hidden features")
     output_size: int = Field(512, gt=0, description="video features per frame (F)")
-    num_layers: int = Field(1, gt=0, description="stacked LSTM layers")
+    num_layers: int = Field(1, gt=0, le=64, description="stacked LSTM layers")
 
 
 class LSTMVideoGenerator(VideoGenerator):

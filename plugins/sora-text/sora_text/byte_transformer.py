@@ -21,8 +21,8 @@ class ByteTransformerConfig(ParticleConfig):
     """Sizes of the byte-level transformer encoder."""
 
     dim: int = Field(256, gt=0, description="features per token embedding (D)")
-    layers: int = Field(4, gt=0, description="pre-LN transformer blocks")
-    heads: int = Field(4, gt=0, description="attention heads; must divide dim")
+    layers: int = Field(4, gt=0, le=256, description="pre-LN transformer blocks")
+    heads: int = Field(4, gt=0, le=256, description="attention heads; must divide dim")
     mlp_ratio: int = Field(4, gt=0, description="hidden features of each block's MLP, as a multiple of dim")
     max_length: int = Field(
         64, ge=MIN_LENGTH, le=8192, description="most byte ids per text, BOS and EOS included (learned positions)"
