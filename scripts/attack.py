@@ -61,25 +61,34 @@ def _run(case: Case, root: Path) -> Verdict:
     args = [a.replace("{W}", str(work)) for a in case.args]
     out, err = work.parent / f"{work.name}.out", work.parent / f"{work.name}.err"
     start = time.monotonic()
+    peak_kb = 0
     with out.open("w") as stdout, err.open("w") as stderr:
         proc = subprocess.Popen([*SORA, *args], cwd=work, stdout=stdout, stderr=stderr)
         deadline = start + TIMEOUT_S
-        status, usage = 0, None
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
             if time.monotonic() > deadline:
                 proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
+                proc.wait()
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
     seconds = time.monotonic() - start
-    code = os.waitstatus_to_exitcode(status)
-    peak_mb = usage.ru_maxrss / 1024 if usage else 0.0
+    code = proc.returncode
+    peak_mb = peak_kb / 1024
     stderr_text = err.read_text(errors="replace")
     reason = _judge(case, work, before, code, stderr_text, seconds, peak_mb)
     return Verdict(case, reason == "", reason or "clean", seconds, peak_mb)
+
+
+def _high_water_kb(pid: int) -> int:
+    """The child's peak resident memory so far (VmHWM of its own image; ru_maxrss would count the fork)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _judge(case: Case, work: Path, before: set[Path], code: int, err: str, seconds: float, peak_mb: float) -> str:
@@ -199,9 +208,38 @@ def _safetensors_overlap(work: Path) -> None:
     (work / "in.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + bytes(24))
 
 
-def _readonly_dir(work: Path) -> None:
-    (work / "ro").mkdir()
-    (work / "ro").chmod(0o500)
+def _wheel(work: Path, manifest: bytes | None = None) -> Path:
+    from sora_registry.testing import ParticleSpec, plugin_wheel
+
+    return plugin_wheel(work, "demo", [ParticleSpec("enc")], manifest=manifest)
+
+
+def _wheel_variant(change: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        path = _wheel(work)
+        path.write_bytes(change(path.read_bytes()))
+        path.rename(work / "demo-1.0.0-py3-none-any.whl")
+
+    return setup
+
+
+def _bomb_wheel(work: Path) -> None:
+    from sora_core.hostile_archives import deflate, entries_of, raw_zip, wheel_members
+
+    members = wheel_members(_wheel(work))
+    entries = entries_of(members)
+    bomb = deflate(b"\0" * (64 * 2**20))
+    entries[0].payload, entries[0].local, entries[0].central = bomb, {"size": 64 * 2**20}, {"size": 64 * 2**20}
+    import zlib
+
+    entries[0].local["crc"] = entries[0].central["crc"] = zlib.crc32(b"\0" * (64 * 2**20))
+    entries[0].local["compressed_size"] = entries[0].central["compressed_size"] = len(bomb)
+    (work / "demo-1.0.0-py3-none-any.whl").write_bytes(raw_zip(entries))
+
+
+def _wrong_manifest_wheel(work: Path) -> None:
+    manifest = {"format": 1, "distribution": "demo", "particles": {"enc": {"kind": 5, "inputs": []}}, "templates": 5}
+    _wheel(work, json.dumps(manifest).encode())
 
 
 SEED_INPUTS = ["--input", "text=randn:2,3,512", "--input", "video_features=randn:2,3,512"]
@@ -287,10 +325,8 @@ def cases() -> list[Case]:
         Case(13, "--output into a missing folder", ["run", "seed", *SEED_INPUTS, "--output", "none/x.safetensors"]),
         Case(
             13,
-            "--output unwritable",
-            ["run", "seed", *SEED_INPUTS, "--output", "ro/x.safetensors"],
-            _readonly_dir,
-            outputs=["ro/x.safetensors"],
+            "--output unwritable (/proc)",
+            ["run", "seed", *SEED_INPUTS, "--output", "/proc/x.safetensors"],
         ),
         Case(13, "--trace-out into a directory", ["run", "seed", *SEED_INPUTS, "--trace-out", "{W}"]),
         Case(13, "graph -o missing folder", ["graph", "seed", "-o", "none/g.html", "--format", "html"]),
@@ -349,6 +385,75 @@ def cases() -> list[Case]:
         Case(13, "--input without =", ["run", "seed", "--input", "text"]),
         Case(13, "--input unknown port", ["run", "seed", *SEED_INPUTS, "--input", "nope=randn:1"]),
         Case(13, "--input missing file", ["run", "seed", "--input", "text=none.safetensors"]),
+        Case(13, "--locked lock not JSON", ["run", "seed", *SEED_INPUTS, "--locked", "l.json"], _write("l.json", "{")),
+        Case(
+            13,
+            "--locked lock 100k deep",
+            ["run", "seed", *SEED_INPUTS, "--locked", "l.json"],
+            _write("l.json", "[" * 100_000),
+        ),
+        Case(13, "--locked lock a list", ["run", "seed", *SEED_INPUTS, "--locked", "l.json"], _write("l.json", "[]")),
+        Case(13, "graph --trace not a trace", ["graph", "seed", "--trace", "t.json"], _write("t.json", '{"a": [1]}')),
+        Case(13, "spec unknown particle", ["run", "spec.yaml"], _write("spec.yaml", "nodes:\n  a: {particle: nope}\n")),
+        Case(13, "spec node a number", ["run", "spec.yaml"], _write("spec.yaml", "nodes:\n  a: 5\n")),
+        Case(
+            13,
+            "spec weights path traversal",
+            ["run", "spec.yaml"],
+            _write("spec.yaml", ("nodes:\n  a: {particle: sora-seed:additive-attention, weights: ../../../../etc}\n")),
+        ),
+        Case(13, "--swap unknown particle", ["run", "seed", *SEED_INPUTS, "--swap", "attention=nope"]),
+        Case(13, "--set a missing field", ["run", "seed", *SEED_INPUTS, "--set", "attention.nope=1"]),
+        Case(
+            13,
+            "--set 1000 levels deep",
+            ["load", "sora-seed:additive-attention", "--set", "query_size=" + "[" * 1000 + "]" * 1000],
+        ),
+        Case(13, "info unknown particle", ["info", "nope\x1b[2J"]),
+        Case(13, "search a non-http registry", ["search", "x", "--registry", "file:///etc/passwd"]),
+        # 3-5: archives given to `sora check`
+        Case(
+            3,
+            "wheel with junk appended",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _wheel_variant(lambda data: data + b"junk" * 100),
+        ),
+        Case(
+            3,
+            "wheel with a zip prepended",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _wheel_variant(lambda data: data + data),
+        ),
+        Case(
+            3,
+            "wheel in a multipart body",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _wheel_variant(lambda data: b"--b\r\nContent-Type: x\r\n\r\n" + data + b"\r\n--b--\r\n"),
+        ),
+        Case(
+            4,
+            "wheel with a 64 MiB deflate bomb",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _bomb_wheel,
+        ),
+        Case(
+            5,
+            "truncated wheel",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _wheel_variant(lambda data: data[: len(data) // 2]),
+        ),
+        Case(
+            5,
+            "wheel with flipped bytes",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _wheel_variant(lambda data: data[:200] + bytes(b ^ 0xFF for b in data[200:260]) + data[260:]),
+        ),
+        Case(
+            6,
+            "manifest fields of the wrong type",
+            ["check", "demo-1.0.0-py3-none-any.whl", "--no-conformance"],
+            _wrong_manifest_wheel,
+        ),
         # 14: silently accepted
         Case(14, "truncated MP4 captioned", ["caption", "clip.mp4"], _truncated, allow_warning=True),
         Case(14, "empty MP4", ["caption", "clip.mp4"], _write("clip.mp4", b"")),

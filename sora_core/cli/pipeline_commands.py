@@ -211,18 +211,22 @@ def _default_lock_path(name: str) -> Path:
 
 
 def _read_trace(path: str) -> dict[str, Any]:
-    import json
-
     from sora_core.pipeline.trace import summary_from_chrome_trace
+    from sora_core.safe_json import load_json_bytes
 
+    hint = "pass a file written by `sora run --trace-out`"
     try:
-        return summary_from_chrome_trace(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, RecursionError, AttributeError, TypeError, KeyError) as exc:
-        # AttributeError/TypeError/KeyError: valid JSON of another shape than a Chrome trace
+        data = load_json_bytes(Path(path).read_bytes(), f"trace {path}", error=SpecError, hint=hint)
+        if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
+            raise SpecError(f"trace {path} is not a Chrome trace (no 'traceEvents' list)", hint)
+        summary = summary_from_chrome_trace(data)
+    except (OSError, AttributeError, TypeError, KeyError) as exc:
+        # AttributeError/TypeError/KeyError: events of another shape than sora run writes
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise SpecError(
-            f"cannot read trace {path}: {reason}", "pass a file written by `sora run --trace-out`"
-        ) from None
+        raise SpecError(f"cannot read trace {path}: {reason}", hint) from None
+    if not summary:
+        raise SpecError(f"trace {path} holds no node times", hint)
+    return summary
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -47,6 +47,7 @@ from sora_core.atomic import atomic_write_text
 from sora_core.errors import LockDriftError, LockFileError
 from sora_core.pipeline.pipeline import resolve_weights_path
 from sora_core.registry import RUNTIME_DIST
+from sora_core.safe_json import load_json_bytes
 from sora_core.safetensors_io import CONFIG_NAME, MANIFEST_NAME, is_weights_dir_file, read_manifest, sha256_file
 
 if TYPE_CHECKING:
@@ -240,11 +241,10 @@ def read_lock(path: str | os.PathLike[str]) -> dict[str, Any]:
         reason = "is a directory" if path.is_dir() else "does not exist"
         raise LockFileError(f"lock file {path} {reason}", f"check the path, or {relock}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise LockFileError(f"cannot read lock file {path}: {exc.strerror or exc}", "check its permissions") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LockFileError(f"lock file {path} is not valid JSON: {exc}", f"restore it, or {relock}") from None
+    data = load_json_bytes(raw, f"lock file {path}", error=LockFileError, hint=f"restore it, or {relock}")
     return _validate(data, f"lock file {path}", relock).to_data()
 
 
