@@ -209,7 +209,9 @@ def _run_node(pipeline: Pipeline, plan: NodePlan, values: Values, results: Value
     except Exception as exc:
         raise PipelineRuntimeError(
             f"node {node!r} ({particle.registered_name}) failed: {type(exc).__name__}: {exc}",
-            "check the input shapes with `sora graph` and the particle with `sora info`",
+            _MEMORY_HINT
+            if _out_of_memory(exc)
+            else "check the input shapes with `sora graph` and the particle with `sora info`",
         ) from exc
     seconds = time.perf_counter() - start
     if not isinstance(outputs, Mapping):
@@ -241,3 +243,11 @@ def _place(value: Any, device: torch.device | None, dtype: torch.dtype | None) -
     if device is not None and value.device != device:
         value = value.to(device)
     return value
+
+
+_MEMORY_HINT = "the run needs more memory than this machine has: use fewer or smaller frames, or fewer candidates"
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
