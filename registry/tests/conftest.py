@@ -6,7 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sora_registry.app import create_app
+from sora_registry.service import RegistryService
+from sora_registry.settings import Settings
 from sora_registry.testing import LiveServer, ParticleSpec, create_token, plugin_wheel, upload
+from starlette.testclient import TestClient
 
 
 @pytest.fixture
@@ -136,3 +140,29 @@ def catalog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
             reply = upload(live.url, wheel, secret)
             assert reply.status == 201, reply.text
         yield live
+
+
+# --- the registry in process (no server): tests that override `settings` get their own limits or public URL ---
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(tmp_path / "data", 1_000_000)
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[RegistryService]:
+    service = RegistryService(settings)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def client(registry: RegistryService) -> Iterator[TestClient]:
+    with TestClient(create_app(registry), raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def in_process_token(registry: RegistryService) -> str:
+    return create_token(registry, "alice")

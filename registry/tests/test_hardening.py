@@ -12,13 +12,11 @@ import json
 import math
 import sqlite3
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.version import Version
-from sora_registry.app import create_app
 from sora_registry.cli import main
 from sora_registry.errors import ConflictError, RegistryError
 from sora_registry.names import SDIST, WHEEL
@@ -32,21 +30,13 @@ PUBLIC = "https://registry.example.org/sora"
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RegistryService]:
-    service = RegistryService(Settings(tmp_path / "data", 1_000_000, public_url=PUBLIC))
-    yield service
-    service.close()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(tmp_path / "data", 1_000_000, public_url=PUBLIC)
 
 
 @pytest.fixture
-def client(registry: RegistryService) -> Iterator[TestClient]:
-    with TestClient(create_app(registry), raise_server_exceptions=True) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def token(registry: RegistryService) -> str:
-    return create_token(registry, "alice")
+def token(in_process_token: str) -> str:
+    return in_process_token
 
 
 def put(client: TestClient, path: Path, token: str, filename: str | None = None) -> Any:

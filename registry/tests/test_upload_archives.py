@@ -14,7 +14,7 @@ import json
 import random
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +36,8 @@ NOTHING = {"disk": [], "projects": [], "particles": 0}
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RegistryService]:
-    service = RegistryService(Settings(tmp_path / "data", 1_000_000))
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def client(registry: RegistryService) -> Iterator[TestClient]:
-    with TestClient(create_app(registry), raise_server_exceptions=True) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def token(registry: RegistryService) -> str:
-    return create_token(registry, "alice")
+def token(in_process_token: str) -> str:
+    return in_process_token
 
 
 @pytest.fixture(scope="module")
