@@ -179,7 +179,7 @@ def create_particle(registry: Registry, name: str, config: Mapping[str, Any]) ->
     except SoraError:
         raise
     except _ALLOCATION_ERRORS as exc:
-        raise _construction_error(full_name, config, exc) from None
+        raise construction_error(full_name, config, exc) from None
 
 
 def create_on_meta(registry: Registry, name: str, config: Mapping[str, Any]) -> Particle:
@@ -192,10 +192,10 @@ def create_on_meta(registry: Registry, name: str, config: Mapping[str, Any]) -> 
     except SoraError:
         raise
     except (*_ALLOCATION_ERRORS, NotImplementedError) as exc:
-        raise _construction_error(name, config, exc) from None
+        raise construction_error(name, config, exc) from None
 
 
-def _construction_error(name: str, config: Mapping[str, Any], exc: BaseException) -> ConfigError:
+def construction_error(name: str, config: Mapping[str, Any], exc: BaseException) -> ConfigError:
     fields = ", ".join(f"{k}={_short(v)}" for k, v in config.items()) or "its default config"
     reason = _short(str(exc).splitlines()[0] if str(exc) else "", 160)
     return ConfigError(
@@ -221,21 +221,26 @@ def _meta_bytes(registry: Registry, name: str, config: dict[str, Any]) -> int | 
     """Bytes of ``name``'s parameters and buffers under ``config``; ``None`` when it cannot be built on meta."""
     import torch
 
+    from sora_core.config import validate_config
+
+    cls = registry.get_class(name)
+    validated = validate_config(cls.Config, None, config, name)
     try:
         with torch.device("meta"):
-            particle = registry.create(name, **config)
+            particle = cls(validated)  # the class itself: Registry.create would turn an overflow into an error
     except SoraError:
         raise
     except NotImplementedError:
         return None  # the constructor needs real data; the real construction is guarded by the caller
     except _ALLOCATION_ERRORS as exc:
-        if _too_large(exc):
+        if is_allocation_failure(exc):
             return 2**63  # more elements than torch can index: certainly over any budget
         return None
     return _tensor_bytes(particle)
 
 
-def _too_large(exc: BaseException) -> bool:
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says memory ran out or a size overflowed (not some other bug in a constructor)."""
     text = str(exc).lower()
     return isinstance(exc, (MemoryError, OverflowError)) or any(
         word in text for word in ("overflow", "too large", "numel", "out of memory", "can't allocate")

@@ -173,7 +173,15 @@ class Registry:
 
         info = self.info(name)
         cls = self.get_class(name)
-        particle = cls(validate_config(cls.Config, None, config, info.full_name))
+        validated = validate_config(cls.Config, None, config, info.full_name)
+        try:
+            particle = cls(validated)
+        except (MemoryError, OverflowError, RuntimeError) as exc:
+            from sora_core.limits import construction_error, is_allocation_failure
+
+            if not is_allocation_failure(exc):
+                raise
+            raise construction_error(info.full_name, config, exc) from None
         particle.registered_name = info.full_name
         return particle
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from sora_core.errors import PipelineRuntimeError, SoraError
+from sora_core.limits import is_allocation_failure
 from sora_core.pipeline.spec import parse_endpoint
 from sora_core.pipeline.validate import component_only_nodes, topological_order
 from sora_core.progress import steps
@@ -210,7 +211,7 @@ def _run_node(pipeline: Pipeline, plan: NodePlan, values: Values, results: Value
         raise PipelineRuntimeError(
             f"node {node!r} ({particle.registered_name}) failed: {type(exc).__name__}: {exc}",
             _MEMORY_HINT
-            if _out_of_memory(exc)
+            if is_allocation_failure(exc)
             else "check the input shapes with `sora graph` and the particle with `sora info`",
         ) from exc
     seconds = time.perf_counter() - start
@@ -246,8 +247,3 @@ def _place(value: Any, device: torch.device | None, dtype: torch.dtype | None) -
 
 
 _MEMORY_HINT = "the run needs more memory than this machine has: use fewer or smaller frames, or fewer candidates"
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text

@@ -46,3 +46,12 @@ def test_node_failures_name_the_node_and_say_when_memory_ran_out(failure: BaseEx
         pipe.build(registry=registry)(x=torch.zeros(1, 2, 3))
     assert "node 'g'" in excinfo.value.message and type(failure).__name__ in excinfo.value.message
     assert ("more memory than this machine has" in (excinfo.value.hint or "")) is memory
+
+
+def test_python_create_with_unallocatable_sizes_is_a_config_error() -> None:
+    from sora_core import registry
+    from sora_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as excinfo:
+        registry.create("sora-seed:lstm-text-encoder", hidden_size=10**11)
+    assert "sora-seed:lstm-text-encoder" in excinfo.value.message and "hidden_size" in excinfo.value.message
