@@ -45,8 +45,8 @@ def check_output_path(
         )
     folder = target.parent
     if not _is_dir(folder):
-        what = "is not a directory" if _exists(folder) else "does not exist"
-        raise ConfigError(f"{flag} {text}: {folder} {what}", f"create {folder} first, or write elsewhere")
+        state = "is not a directory" if _exists(folder) else "does not exist"
+        raise ConfigError(f"{flag} {text}: {folder} {state}", f"create {folder} first, or write elsewhere")
     _check_name_length(target, flag)
     _probe(folder, text, flag)
     return target
