@@ -47,6 +47,12 @@ class SoraHookSpecs:
         raise NotImplementedError
 
     @hookspec
+    def sora_register_importers(self) -> list[Any]:
+        """Importers (:class:`sora_core.importers.Importer`) that write pipeline specs from other libraries' model
+        folders, for ``sora import`` and ``sora generate --model``."""
+        raise NotImplementedError
+
+    @hookspec
     def sora_before_node(self, pipeline: Any, node: str, particle: Particle, inputs: dict[str, Any]) -> None:
         """Called before a pipeline node runs."""
 

@@ -37,6 +37,11 @@ class Particle(ABC):
     #: True when the constructor itself loads pretrained weights it finds installed (say, a model another
     #: package ships); ``registry.load(name)`` then needs no weights and ``sora info`` says so.
     pretrained_on_create: ClassVar[bool] = False
+    #: ``"sora"``: weights folders are written by :meth:`save_pretrained`. Another value names a foreign layout
+    #: (``"diffusers"``: one component folder of a diffusers model) that the class's own :meth:`from_pretrained`
+    #: reads and checks; such a class also takes config overrides with weights, and names the files it reads
+    #: in :meth:`pretrained_files` (what ``sora lock`` hashes).
+    weights_format: ClassVar[str] = "sora"
 
     #: Set by the registry to the ``dist:name`` the particle was created from.
     registered_name: str | None = None
@@ -144,11 +149,35 @@ class Particle(ABC):
         dtype: Any = None,
         device: Any = None,
         verify: bool = True,
+        overrides: Mapping[str, Any] | None = None,
     ) -> P:
-        """Build this particle from a directory written by :meth:`save_pretrained`."""
+        """Build this particle from a directory written by :meth:`save_pretrained`.
+
+        ``overrides`` (config fields) are refused here: saved weights fit the config they were saved with. A class
+        with a foreign :attr:`weights_format` may accept them (run options such as a scheduler's steps)."""
+        from sora_core.errors import ConfigError
         from sora_core.weights import load_pretrained
 
+        if overrides:
+            raise ConfigError(
+                f"{cls.display_name()} is loaded from weights {directory}, so config overrides {sorted(overrides)} "
+                "cannot apply",
+                "drop the config, or drop weights to build it fresh",
+            )
         return load_pretrained(cls, directory, dtype=dtype, device=device, verify=verify)
+
+    @classmethod
+    def pretrained_config(cls, directory: str | os.PathLike[str]) -> dict[str, Any]:
+        """The config a weights folder builds this particle with, read without loading weights (for drawing)."""
+        from sora_core.safetensors_io import read_config
+
+        return dict(read_config(directory)["config"])
+
+    @classmethod
+    def pretrained_files(cls, directory: str | os.PathLike[str]) -> list[str] | None:
+        """The files (relative to ``directory``) :meth:`from_pretrained` reads, for ``sora lock`` to hash; ``None``
+        for a folder written by :meth:`save_pretrained`, whose own ``manifest.json`` lists them."""
+        return None
 
 
 class WeightlessParticle(Particle):

@@ -192,8 +192,12 @@ class Registry:
         device: Any = None,
         dtype: Any = None,
         verify: bool = True,
+        config: Mapping[str, Any] | None = None,
     ) -> Particle:
-        """Particle ``name`` built from pretrained ``weights`` (default: the weights its plugin ships)."""
+        """Particle ``name`` built from pretrained ``weights`` (default: the weights its plugin ships).
+
+        ``config`` overrides are accepted only by particles whose weights are in a foreign layout (a diffusers
+        component folder carries the model's config; the particle's own run options may still be set)."""
         info = self.info(name)
         directory = weights if weights is not None else info.default_weights
         if directory is None and info.pretrained_on_create:
@@ -203,10 +207,11 @@ class Registry:
                 f"particle {info.full_name} ships no default weights",
                 "pass weights=DIR (a directory written by save_pretrained)",
             )
-        if weights is not None:
-            _check_saved_name(info, Path(weights))
         cls = self.get_class(name)
-        particle = cls.from_pretrained(directory, device=device, dtype=dtype, verify=verify)
+        if weights is not None and cls.weights_format == "sora":
+            _check_saved_name(info, Path(weights))
+        extra = {"overrides": dict(config)} if config else {}
+        particle = cls.from_pretrained(directory, device=device, dtype=dtype, verify=verify, **extra)
         particle.registered_name = info.full_name
         return particle
 

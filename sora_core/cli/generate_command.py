@@ -27,7 +27,20 @@ def add_commands(commands: Any) -> None:
     parser = commands.add_parser("generate", help="generate a video from a prompt (the t2v pipeline)")
     parser.add_argument("prompt", help="what the video should show")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the video to write: .mp4 or .gif")
-    parser.add_argument("--template", default="t2v", help="the text-to-video template or spec file (default t2v)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--template", default="t2v", help="the text-to-video template or spec file (default t2v)")
+    source.add_argument(
+        "--model",
+        metavar="PATH",
+        help="run a model folder instead (a diffusers Wan, CogVideoX or LTX-Video folder, or a Hugging Face cache "
+        "snapshot of one), read by an installed importer",
+    )
+    parser.add_argument("--device", help="run the nodes with weights on this device (cpu, cuda, cuda:1, mps)")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float16", "bfloat16"),
+        help="compute dtype of the text encoder and denoiser (the VAE stays float32, as its authors advise)",
+    )
     parser.add_argument("--frames", type=int, help="number of frames (the VAE needs 1 + 4k with the default)")
     parser.add_argument("--height", type=int, help="frame height in pixels")
     parser.add_argument("--width", type=int, help="frame width in pixels")
@@ -75,7 +88,7 @@ def run_generate(args: argparse.Namespace) -> int:
     args.target = args.template
     args.settings = _flag_settings(args) + list(args.settings)
     started = time.perf_counter()
-    pipe = build(args)
+    pipe = build(args, spec=_model_spec(args.model) if args.model else None, placement=_placement(args))
     if "prompt" not in pipe.spec.inputs or "video" not in pipe.spec.outputs:
         raise ConfigError(
             f"pipeline {pipe.name!r} is not a text-to-video pipeline: it needs an input 'prompt' and an output 'video'",
@@ -97,6 +110,23 @@ def run_generate(args: argparse.Namespace) -> int:
         f"(seed {args.seed}, {seconds:.1f} s)\n"
     )
     return 0
+
+
+def _model_spec(path: str) -> Any:
+    """The spec an installed importer writes for the model folder ``path``."""
+    from sora_core import registry
+    from sora_core.importers import import_spec, importer_for_folder
+
+    return import_spec(importer_for_folder(path, registry.default_registry), path)
+
+
+def _placement(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """``(--device, --dtype)``, the device checked before anything is built."""
+    if args.device is not None:
+        from sora_core.limits import check_device
+
+        check_device(args.device, "--device")
+    return args.device, args.dtype
 
 
 def _sampler_size(pipe: Any) -> tuple[int, ...] | None:

@@ -67,12 +67,19 @@ def _target(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
-    """The pipeline ``args.target`` names with every ``--swap`` and ``--set`` applied together, built once."""
+def build(
+    args: argparse.Namespace,
+    *,
+    materialize: bool = True,
+    spec: Any = None,
+    placement: tuple[str | None, str | None] = (None, None),
+) -> Any:
+    """The pipeline ``args.target`` names (or ``spec``) with every ``--swap`` and ``--set`` applied together,
+    built once; ``placement`` ``(device, dtype)`` moves the nodes with weights (dtype: not the VAE's)."""
     from sora_core import registry
     from sora_core.limits import check_seed
     from sora_core.pipeline import Pipeline
-    from sora_core.pipeline.pipeline import load_target, with_changes
+    from sora_core.pipeline.pipeline import load_target, placed_spec, with_changes
 
     seed = check_seed(getattr(args, "seed", None), "--seed")
     swaps = {}
@@ -81,10 +88,13 @@ def build(args: argparse.Namespace, *, materialize: bool = True) -> Any:
         if not sep or not node or not particle:
             raise ConfigError(f"--swap {swap!r} is not NODE=PARTICLE", "write e.g. --swap attention=my-attention")
         swaps[node] = particle
-    spec, base_dir = load_target(args.target, registry.default_registry)
+    base_dir = None
+    if spec is None:
+        spec, base_dir = load_target(args.target, registry.default_registry)
     spec = with_changes(
         spec, registry.default_registry, swaps=swaps, settings=node_settings(getattr(args, "settings", []))
     )
+    spec = placed_spec(spec, registry.default_registry, *placement)
     return Pipeline.from_spec(spec, materialize=materialize, seed=seed, base_dir=base_dir)
 
 

@@ -52,6 +52,7 @@ from sora_core.safetensors_io import CONFIG_NAME, MANIFEST_NAME, is_weights_dir_
 
 if TYPE_CHECKING:
     from sora_core.metadata import ParticleInfo
+    from sora_core.particle import Particle
     from sora_core.pipeline.pipeline import Pipeline
     from sora_core.pipeline.spec import NodeSpec
 
@@ -186,15 +187,18 @@ def _node(pipe: Pipeline, name: str) -> dict[str, Any]:
         "weights": node_spec.weights,
         "device": node_spec.device,
         "dtype": node_spec.dtype,
-        "files": weight_files(node_spec, info, pipe.base_dir),
+        "files": weight_files(node_spec, info, pipe.base_dir, cls),
     }
 
 
-def weight_files(node: NodeSpec, info: ParticleInfo, base_dir: Path | None) -> dict[str, str]:
+def weight_files(
+    node: NodeSpec, info: ParticleInfo, base_dir: Path | None, cls: type[Particle] | None = None
+) -> dict[str, str]:
     """The sha256 of each weight file a node is loaded from, by file name (``{}`` for a fresh node).
 
     The location is resolved as :func:`~sora_core.pipeline.pipeline.build_node` does: ``"default"`` is the
-    plugin's shipped weights, any other path is relative to the spec file's directory.
+    plugin's shipped weights, any other path is relative to the spec file's directory. A folder in a foreign
+    layout (a diffusers component) has every file its class reads hashed here, links followed.
     """
     if node.weights is None:
         return {}
@@ -202,6 +206,9 @@ def weight_files(node: NodeSpec, info: ParticleInfo, base_dir: Path | None) -> d
     if location is None:
         return {}
     path = Path(location)
+    listed = cls.pretrained_files(path) if cls is not None and path.is_dir() else None
+    if listed is not None:
+        return {name: sha256_file(path / name) for name in sorted(listed)}
     if path.is_file():  # one .safetensors file, with its sibling config.json if any
         sibling = path.parent / CONFIG_NAME
         return {p.name: sha256_file(p) for p in (path, sibling) if p.is_file()}

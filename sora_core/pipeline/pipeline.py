@@ -202,18 +202,26 @@ class Pipeline:
         """Rebuild ``node``'s particle with its config updated by ``config`` (e.g. another cross-attention).
 
         The graph is checked again and the change refused with every reason if it no longer fits.
-        A node loaded from weights keeps the config the weights were saved with: swap it instead.
+        A node loaded from sora weights keeps the config the weights were saved with: swap it instead (a node
+        loaded from a foreign folder, such as a diffusers scheduler, takes run options on top of the folder's).
         """
         if node not in self.nodes:
             raise IncompatibleSwapError(self.name, [f"unknown node {node!r} (nodes: {', '.join(self.nodes)})"])
         current = self.spec.nodes[node]
+        particle = self.nodes[node].registered_name or current.particle
+        if current.weights is not None and _config_with_weights(self.registry, current.particle):
+            # a foreign folder (diffusers) carries the model; the particle's run options may still change
+            weights = current.weights
+            if weights != "default":
+                weights = resolve_weights_path(weights, self.base_dir)
+            self.swap(node, particle, weights=weights, **{**current.config, **config})
+            return
         if current.weights is not None:
             raise IncompatibleSwapError(
                 self.name,
                 [f"node {node!r} is loaded from weights {current.weights!r}, so its config cannot change"],
                 f"swap it for a fresh particle instead: swap({node!r}, {current.particle!r}, **config)",
             )
-        particle = self.nodes[node].registered_name or current.particle
         self.swap(node, particle, **{**current.config, **config})
 
     def bind_components(self) -> None:
@@ -305,7 +313,7 @@ def _seed_node(seed: int, node: str) -> None:
 def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materialize: bool) -> Particle:
     """Create (or load) one node's particle as its spec says."""
     info = registry.info(node.particle)
-    if node.weights is not None and node.config:
+    if node.weights is not None and node.config and registry.get_class(info.full_name).weights_format == "sora":
         raise SpecError(
             f"particle {info.full_name} is loaded from weights, so config overrides {sorted(node.config)} cannot apply",
             "drop the config, or drop weights to build it fresh",
@@ -322,7 +330,7 @@ def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materi
         particle = create_particle(registry, info.full_name, node.config)
     else:
         weights = None if node.weights == "default" else resolve_weights_path(node.weights, base_dir)
-        particle = registry.load(info.full_name, weights=weights)
+        particle = registry.load(info.full_name, weights=weights, config=node.config or None)
     return _placed(particle, node)
 
 
@@ -331,11 +339,10 @@ def _on_meta(name: str, node: NodeSpec, registry: Registry, base_dir: Path | Non
 
     config = dict(node.config)
     if node.weights is not None:
-        from sora_core.safetensors_io import read_config
-
         weights = registry.info(name).default_weights if node.weights == "default" else node.weights
         if weights is not None:
-            config = read_config(resolve_weights_path(weights, base_dir))["config"]
+            pretrained = registry.get_class(name).pretrained_config(resolve_weights_path(weights, base_dir))
+            config = {**pretrained, **config}  # overrides are only present where the class accepts them
     return create_on_meta(registry, name, config)
 
 
@@ -379,6 +386,26 @@ def load_target(target: str, registry: Registry) -> tuple[PipelineSpec, Path | N
     return template_spec(target, registry)
 
 
+#: Kinds whose nodes keep float32 when a run asks for another dtype (VAEs lose detail at half width).
+FLOAT32_KINDS = frozenset({"video_encoder", "video_decoder"})
+
+
+def placed_spec(spec: PipelineSpec, registry: Registry, device: str | None, dtype: str | None) -> PipelineSpec:
+    """``spec`` with every node that has weights put on ``device`` and (except VAEs) cast to ``dtype``."""
+    if device is None and dtype is None:
+        return spec
+    nodes = {}
+    for name, node in spec.nodes.items():
+        changes: dict[str, Any] = {}
+        if node.weights is not None:
+            if device is not None:
+                changes["device"] = device
+            if dtype is not None and registry.info(node.particle).kind not in FLOAT32_KINDS:
+                changes["dtype"] = dtype
+        nodes[name] = node.model_copy(update=changes) if changes else node
+    return spec.model_copy(update={"nodes": nodes})
+
+
 def with_changes(
     spec: PipelineSpec,
     registry: Registry,
@@ -412,7 +439,7 @@ def with_changes(
     for node, fields in (settings or {}).items():
         if node not in nodes:
             problems.append(f"cannot configure unknown node {node!r} (nodes: {', '.join(nodes)})")
-        elif nodes[node].weights is not None:
+        elif nodes[node].weights is not None and not _config_with_weights(registry, nodes[node].particle):
             problems.append(
                 f"node {node!r} is loaded from weights {nodes[node].weights!r}, so its config cannot change"
             )
@@ -421,6 +448,14 @@ def with_changes(
     if problems:
         raise IncompatibleSwapError(spec.name, problems, "swap to a particle of the same kind, on an existing node")
     return spec.model_copy(update={"nodes": nodes})
+
+
+def _config_with_weights(registry: Registry, particle: str) -> bool:
+    """Whether ``particle`` takes config overrides on top of weights (a foreign layout such as a diffusers folder)."""
+    try:
+        return registry.get_class(particle).weights_format != "sora"
+    except SoraError:
+        return False  # an unknown or broken particle is reported where it is built
 
 
 def available_templates(registry: Registry) -> dict[str, Any]:
