@@ -263,10 +263,10 @@ def _crop_region(grid: tuple[int, int], base_width: int, base_height: int) -> tu
     """Where a ``grid`` (h, w) sits, resized and centred, in the ``base`` grid the rotary tables were made for."""
     height, width = grid
     if height / width > base_height / base_width:
-        resize_height, resize_width = base_height, int(round(base_height / height * width))
+        resize_height, resize_width = base_height, round(base_height / height * width)
     else:
-        resize_width, resize_height = base_width, int(round(base_width / width * height))
-    top, left = int(round((base_height - resize_height) / 2.0)), int(round((base_width - resize_width) / 2.0))
+        resize_width, resize_height = base_width, round(base_width / width * height)
+    top, left = round((base_height - resize_height) / 2.0), round((base_width - resize_width) / 2.0)
     return (top, left), (top + resize_height, left + resize_width)
 
 
@@ -308,7 +308,7 @@ class LTXVideoTransformer(VideoTransformer):
         self, latent: Tensor, timestep: Tensor, condition: Tensor, condition_mask: Tensor | None = None
     ) -> dict[str, Tensor]:
         latent, condition = self._inputs(latent, condition)
-        batch, channels, frames, height, width = latent.shape
+        batch, _, frames, height, width = latent.shape
         p_t, p, _ = self.patch()
         packed = latent.reshape(batch, -1, frames // p_t, p_t, height // p, p, width // p, p)
         packed = packed.permute(0, 2, 4, 6, 1, 3, 5, 7).flatten(4, 7).flatten(1, 3)
