@@ -123,12 +123,32 @@ class LibraryScheduler(Scheduler):
         total = scheduler.config.num_train_timesteps
         return [float(t) / total for t in scheduler.timesteps] + [0.0]
 
-    def step(self, prediction: Tensor, t: float, t_next: float, sample: Tensor) -> Tensor:
-        raise ConfigError(
-            f"{self.registered_name or type(self).__name__} is a {self.library_classes[0]}, which keeps state "
-            "across steps: it runs whole loops through sample(model, noise)",
-            "call sample(); for single Euler steps use sora-diffusers:flow-match-euler or sora-dit's schedulers",
-        )
+    def step(self, prediction: Tensor, t: float | Tensor, t_next: float | Tensor, sample: Tensor) -> Tensor:
+        """One deterministic first-order step from ``t`` to ``t_next`` (floats, or one per item): Euler along the
+        flow velocity, or a DDIM step for ``epsilon`` / ``v_prediction`` / ``sample`` models. A whole run is
+        :meth:`sample`, which keeps the library scheduler's multistep state; this is for one-off steps."""
+        now, later = _per_item(t, sample), _per_item(t_next, sample)
+        kind = self.prediction_type
+        if kind == "velocity":
+            return sample + (later - now) * prediction
+        alphas = self.library().alphas_cumprod.to(sample.device, torch.float64)
+        total = len(alphas)
+
+        def alpha_bar(time: Tensor) -> Tensor:
+            index = (time.double() * total).round().clamp(max=total - 1).long()
+            return torch.where(time > 0, alphas[index], torch.ones_like(time, dtype=torch.float64)).to(sample.dtype)
+
+        a_now, a_next = alpha_bar(now), alpha_bar(later)
+        if kind == "v_prediction":
+            x0 = a_now.sqrt() * sample - (1 - a_now).sqrt() * prediction
+            eps = (1 - a_now).sqrt() * sample + a_now.sqrt() * prediction
+        elif kind == "epsilon":
+            eps = prediction
+            x0 = (sample - (1 - a_now).sqrt() * eps) / a_now.sqrt()
+        else:
+            x0 = prediction
+            eps = (sample - a_now.sqrt() * x0) / (1 - a_now).sqrt().clamp(min=1e-12)
+        return a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
 
     def sample(
         self,
@@ -161,16 +181,32 @@ class LibraryScheduler(Scheduler):
         """One library step; returns the new sample and whatever the next step needs."""
         return scheduler.step(prediction, t, sample, return_dict=False)[0], None
 
-    # --- ports (a scheduler is called as a component; these describe one step for drawing) ------------------
+    # --- ports: one step for a batch, each item at its own time (a sampling run is sample()) --------------------
 
     def input_ports(self) -> dict[str, PortSpec]:
-        return {}
+        return {
+            "sample": PortSpec("float32", "B ...", description="the sample x_t"),
+            "prediction": PortSpec("float32", "B ...", description="the model's prediction at (x_t, t)"),
+            "t": PortSpec("float32", "B", description="each item's current time in [0, 1]"),
+            "t_next": PortSpec("float32", "B", description="each item's time to step to"),
+        }
 
     def output_ports(self) -> dict[str, PortSpec]:
-        return {}
+        return {"sample": PortSpec("float32", "B ...", description="the sample at t_next")}
 
-    def forward(self, **inputs: Any) -> dict[str, Any]:
-        return {}
+    @classmethod
+    def example_inputs(cls, config: LibrarySchedulerConfig, batch: int, generator: torch.Generator) -> dict[str, Any]:
+        t = torch.rand(batch, generator=generator) * 0.5 + 0.5
+        return {"t": t, "t_next": t - 0.25}
+
+    def forward(self, sample: Tensor, prediction: Tensor, t: Tensor, t_next: Tensor) -> dict[str, Tensor]:
+        return {"sample": self.step(prediction, t, t_next, sample)}
+
+
+def _per_item(time: float | Tensor, sample: Tensor) -> Tensor:
+    """``time`` as a tensor broadcasting over ``sample``: a float, or one value per batch item."""
+    value = torch.as_tensor(time, dtype=sample.dtype, device=sample.device)
+    return value.reshape(-1, *[1] * (sample.dim() - 1)) if value.dim() == 1 else value
 
 
 class FlowMatchEuler(LibraryScheduler):
@@ -201,9 +237,6 @@ class FlowMatchEuler(LibraryScheduler):
         slope = (cfg.max_shift - cfg.base_shift) / (cfg.max_image_seq_len - cfg.base_image_seq_len)
         mu = tokens * slope + cfg.base_shift - slope * cfg.base_image_seq_len
         scheduler.set_timesteps(sigmas=np.linspace(1.0, 1 / steps, steps), mu=mu, device=noise.device)
-
-    def step(self, prediction: Tensor, t: float, t_next: float, sample: Tensor) -> Tensor:
-        return sample + (t_next - t) * prediction
 
 
 class UniPCMultistep(LibraryScheduler):
@@ -256,6 +289,12 @@ class CogVideoXDPM(CogVideoXDDIM):
     def advance(
         self, scheduler: Any, prediction: Tensor, t: Tensor, timesteps: Tensor, i: int, sample: Tensor, previous: Any
     ) -> tuple[Tensor, Any]:
+        # Each step draws fresh noise of the sample's shape. CogVideoX's latents are (B, t, c, h, w), sora's
+        # (B, c, t, h, w): step on the frames-first view so a seed draws the step noise in CogVideoX's order
+        # (the estimate is kept frames-first between steps).
         back = timesteps[i - 1] if i > 0 else None
+        frames_first = sample.ndim == 5
+        if frames_first:
+            prediction, sample = prediction.transpose(1, 2), sample.transpose(1, 2)
         new, estimate = scheduler.step(prediction, previous, t, back, sample, return_dict=False)
-        return new, estimate
+        return (new.transpose(1, 2) if frames_first else new), estimate
