@@ -57,7 +57,13 @@ TINY_LTX_VAE: dict[str, Any] = {
 
 
 class VideoVAEConfig(LibraryModelConfig):
-    decode_timestep: float = Field(0.0, ge=0.0, le=1.0, description="LTX-Video decoders with timestep conditioning")
+    decode_timestep: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="LTX-Video decoders with timestep conditioning: decode at this timestep, the latent mixed with "
+        "that much noise (drawn from the decoder node's seed)",
+    )
 
 
 class VideoVAE(LibraryModelParticle):
@@ -298,10 +304,18 @@ class _LTX(VideoVAE):
         mean, std, scaling = self._stats(z)
         return z * std / scaling + mean
 
+    @property
+    def stochastic(self) -> bool:
+        """A timestep-conditioned decoder mixes in noise (decode_timestep > 0): the executor then seeds it."""
+        return bool(self.model.config.timestep_conditioning and self.config.decode_timestep > 0)
+
     def decode_raw(self, z: Tensor) -> Tensor:
         timestep = None
         if self.model.config.timestep_conditioning:
-            timestep = torch.full((z.shape[0],), self.config.decode_timestep, device=z.device, dtype=z.dtype)
+            scale = self.config.decode_timestep
+            timestep = torch.full((z.shape[0],), scale, device=z.device, dtype=z.dtype)
+            if scale > 0:  # LTX-Video 0.9.1+: decode a slightly noised latent at that timestep
+                z = (1 - scale) * z + scale * torch.randn(z.shape).to(z.device, z.dtype)
         return self.model.decode(z, timestep, return_dict=False)[0]
 
 
