@@ -112,13 +112,13 @@ def read_model_index(folder: ModelFolder) -> dict[str, Any]:
 
 def check_entry(path: Path, folder: ModelFolder) -> None:
     """Refuse a link out of the model's root, a special file, or a pickle-format file."""
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(folder.link_root):
-            raise UnsafeWeightsError(
-                f"{path} is a symbolic link to {target}, outside the model folder {folder.link_root}",
-                "copy the file into the folder (a model folder is read as data from that folder alone)",
-            )
+    target = path.resolve()  # a link anywhere on the path (a linked snapshot or subfolder), not only the entry's own
+    if not target.is_relative_to(folder.link_root):
+        how = "a symbolic link to" if path.is_symlink() else "reached through a symbolic link: it is"
+        raise UnsafeWeightsError(
+            f"{path} is {how} {target}, outside the model folder {folder.link_root}",
+            "copy the file into the folder (a model folder is read as data from that folder alone)",
+        )
     if path.exists() and not (path.is_file() or path.is_dir()):
         raise UnsafeWeightsError(f"{path} is not a regular file", "replace it with the file it should be")
     if path.is_file() and (path.suffix in PICKLE_SUFFIXES or (path.suffix != ".safetensors" and sniff_pickle(path))):
@@ -135,6 +135,7 @@ def check_component(directory: Path, folder: ModelFolder) -> None:
             f"{directory} does not exist",
             f"the model folder lacks its {directory.name}/ subfolder: re-download it, or pass a complete folder",
         )
+    check_entry(directory, folder)  # the subfolder itself may be a link out of the model
     for entry in sorted(directory.iterdir()):
         check_entry(entry, folder)
 
