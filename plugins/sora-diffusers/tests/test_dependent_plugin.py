@@ -100,7 +100,7 @@ def live_registry(tmp_path: Path) -> Iterator[tuple[str, str]]:
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    detail = server.stderr.read() if server.stderr else ''
+                    detail = server.stderr.read() if server.stderr else ""
                     raise RuntimeError(f"the registry did not start: {detail}") from None
                 time.sleep(0.2)
         yield url, token
