@@ -66,7 +66,7 @@ def _snapshot_of_entry(entry: Path) -> Path:
     ref = entry / "refs" / "main"
     if ref.is_file():
         revision = ref.read_text(encoding="utf-8", errors="replace").strip()
-        if _SNAPSHOT_REF.match(revision) and (entry / "snapshots" / revision).is_dir():
+        if _SNAPSHOT_REF.match(revision) and revision.strip(".") and (entry / "snapshots" / revision).is_dir():
             return entry / "snapshots" / revision
     snapshots = sorted(p for p in (entry / "snapshots").iterdir() if p.is_dir())
     if len(snapshots) == 1:

@@ -74,11 +74,11 @@ class DiffusersImporter:
     description = "diffusers Wan, CogVideoX and LTX-Video folders (model_index.json) and their cache snapshots"
 
     def claims(self, path: Path) -> bool:
-        try:
-            folder = folders.locate(path)
-        except Exception:  # not a folder at all: someone else's, or nobody's
-            return False
-        return (folder.path / folders.MODEL_INDEX).is_file()
+        """A folder with ``model_index.json``, or a Hugging Face cache entry (``to_spec`` then says what is wrong
+        with it, e.g. which snapshot to pass)."""
+        if path.name.startswith("models--") and (path / "snapshots").is_dir():
+            return True
+        return (path / folders.MODEL_INDEX).is_file()
 
     def to_spec(self, path: Path) -> dict[str, Any]:
         folder = folders.locate(path)
