@@ -50,7 +50,8 @@ def available_importers(registry: Registry) -> dict[str, Importer]:
 
 
 def _installed(found: dict[str, Importer]) -> str:
-    return ", ".join(sorted(found)) or "none (install a plugin that contributes one, such as sora-diffusers)"
+    listed = "; ".join(f"{name} ({found[name].description})" for name in sorted(found))
+    return listed or "none (install a plugin that contributes one, such as sora-diffusers)"
 
 
 def find_importer(name: str, registry: Registry) -> Importer:
@@ -72,7 +73,7 @@ def importer_for_folder(path: str | os.PathLike[str], registry: Registry) -> Imp
             return importer
     raise SpecError(
         f"{folder} is not a model folder any installed importer reads",
-        f"importers installed: {_installed(found)}; each says what it reads in `sora import --help`",
+        f"importers installed: {_installed(found)}",
     )
 
 

@@ -316,9 +316,15 @@ def create(name: str, **config: Any) -> Particle:
     return default_registry.create(name, **config)
 
 
-def load(name: str, weights: str | os.PathLike[str] | None = None, device: Any = None, dtype: Any = None) -> Particle:
+def load(
+    name: str,
+    weights: str | os.PathLike[str] | None = None,
+    device: Any = None,
+    dtype: Any = None,
+    config: Mapping[str, Any] | None = None,
+) -> Particle:
     """See :meth:`Registry.load`."""
-    return default_registry.load(name, weights=weights, device=device, dtype=dtype)
+    return default_registry.load(name, weights=weights, device=device, dtype=dtype, config=config)
 
 
 def kinds() -> dict[str, KindSpec]:

@@ -90,7 +90,7 @@ def test_an_unknown_importer_name_lists_the_installed_ones(toy_registry: Registr
     with pytest.raises(SpecError) as info:
         find_importer("nope", toy_registry)
     assert info.value.message == "no installed plugin imports 'nope' folders"
-    assert info.value.hint == "importers installed: toy"
+    assert info.value.hint == "importers installed: toy (folders with a toy.json spec)"
 
 
 def test_without_importer_plugins_the_hint_says_what_to_install(plugin_root: Path, make_registry) -> None:

@@ -64,16 +64,12 @@ class GuidedSamplerConfig(ParticleConfig):
     @field_validator("frames")
     @classmethod
     def _frames(cls, frames: int, info: ValidationInfo) -> int:
-        temporal, patch = info.data.get("temporal_compression"), info.data.get("patch_t")
-        if not temporal or not patch:
-            return frames
-        valid = [1 + k * temporal for k in range(0, 4096) if (1 + k) % patch == 0]
-        if frames not in valid:
-            near = sorted(valid, key=lambda v: (abs(v - frames), v))[:2]
+        temporal = info.data.get("temporal_compression")
+        if temporal and (frames - 1) % temporal:
+            lower = 1 + (frames - 1) // temporal * temporal
             raise ValueError(
-                f"{frames} frames do not fit: frames must be 1 + {temporal}k"
-                + (f" with 1 + k a multiple of patch_t={patch}" if patch > 1 else "")
-                + f" ({', '.join(map(str, valid[:4]))}, ...); nearest: {' or '.join(map(str, sorted(near)))}"
+                f"{frames} frames do not fit: frames must be 1 + {temporal}k (1, {1 + temporal}, {1 + 2 * temporal}, "
+                f"{1 + 3 * temporal}, ...); nearest: {lower} or {lower + temporal}"
             )
         return frames
 
@@ -202,9 +198,16 @@ class GuidedSampler(WeightlessParticle):
 
     # --- sampling ----------------------------------------------------------------------------------------------
 
+    def padding_frames(self) -> int:
+        """Latent frames drawn in front and dropped after sampling, so a transformer that patches ``patch_t`` frames
+        together (CogVideoX 1.5) gets a multiple of them, as diffusers' pipeline pads."""
+        frames, patch = self.latent_shape(1)[2], self.config.patch_t
+        return (patch - frames % patch) % patch
+
     def noise(self, batch: int) -> Tensor:
         """Noise from torch's global RNG (the pipeline seeds it per node), drawn on the CPU in the family's order."""
-        shape = self.latent_shape(batch)
+        b, c, t, h, w = self.latent_shape(batch)
+        shape = (b, c, t + self.padding_frames(), h, w)
         if self.config.noise_layout == "frames_first":
             b, c, t, h, w = shape
             return torch.randn(b, t, c, h, w).permute(0, 2, 1, 3, 4)
@@ -252,7 +255,7 @@ class GuidedSampler(WeightlessParticle):
 
         noise = self.noise(batch).to(device)
         latent = scheduler.sample(model, noise, num_steps=steps)  # type: ignore[attr-defined]
-        return {"latent": latent.float()}
+        return {"latent": latent[:, :, self.padding_frames() :].float()}
 
     def _scale(self, t: float, steps: int | None) -> float:
         cfg = self.config

@@ -37,7 +37,7 @@ REFERENCE = {"wan": diffusers.WanPipeline, "cogvideox": diffusers.CogVideoXPipel
 
 
 def size_of(family: str) -> int:
-    return 32 if family == "ltx" else 16  # LTX-Video at 32x32: an 8x8 latent (its VAE compresses 4x)
+    return 32 if family == "ltx" else 16  # LTX-Video at 32x32: an 8x8 latent (the tiny VAE compresses 4x)
 
 
 def ours(
@@ -175,3 +175,20 @@ def test_another_seed_gives_another_video(folder: Path, family: str) -> None:
     """The negative control: another seed is far from diffusers' seed-7 video, so the comparisons can fail."""
     difference = float((ours(folder, family, 2, 5.0, seed=SEED + 1) - reference(folder, family, 2, 5.0)).abs().max())
     assert difference > 1e-3, f"seed {SEED + 1} gave diffusers' seed-{SEED} video (max diff {difference:.3g})"
+
+
+def test_cogvideox_15_pads_latent_frames_as_diffusers_does(tmp_path: Path) -> None:
+    """A CogVideoX 1.5-style transformer (2 latent frames per patch, rotary positions): 9 frames give 3 latent
+    frames, padded to 4 in front and dropped after sampling, exactly as CogVideoXPipeline pads."""
+    from sora_diffusers.tiny import tiny_pipeline
+
+    pipe = tiny_pipeline("cogvideox")
+    config = {k: v for k, v in pipe.transformer.config.items() if not k.startswith("_")}
+    config.update(patch_size_t=2, use_rotary_positional_embeddings=True, num_attention_heads=2, attention_head_dim=16)
+    torch.manual_seed(0)
+    pipe.transformer = diffusers.CogVideoXTransformer3DModel.from_config(config)
+    folder = tmp_path / "cogvideox-15"
+    pipe.save_pretrained(folder)
+    video = ours(folder, "cogvideox", 3, 5.0)
+    assert video.shape == (1, FRAMES, 3, 16, 16)
+    assert_same(video, theirs(folder, "cogvideox", 3, 5.0))
