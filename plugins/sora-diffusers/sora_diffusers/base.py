@@ -118,13 +118,15 @@ class LibraryModelParticle(ModuleParticle):
         pretrained = {**cls.library_config(library_config), "model": clean_model_config(library_config)}
         config = merge_overrides(pretrained, overrides, "model")
         particle = build_empty(lambda: cls(config))
-        from sora_core.weights import resolve_dtype
+        if dtype is not None:
+            from sora_core.weights import resolve_dtype
 
+            dtype = resolve_dtype(dtype)
         load_into(
             particle.model,
             files,
             f"{path}",
-            dtype=None if dtype is None else resolve_dtype(dtype),
+            dtype=dtype,
             keep_float32=cls.keep_float32,
         )
         place(particle, device)

@@ -24,7 +24,8 @@ M = TypeVar("M", bound=nn.Module)
 
 @contextmanager
 def parameters_on_meta() -> Iterator[None]:
-    """Inside, every parameter a module registers is put on the meta device (buffers stay real)."""
+    """Inside, every parameter a module registers is put on the meta device (buffers stay real) and
+    ``torch.nn.init``'s initialisers do nothing."""
     register = nn.Module.register_parameter
 
     def on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
@@ -32,11 +33,36 @@ def parameters_on_meta() -> Iterator[None]:
         if param is not None and not param.is_meta:
             module._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
 
+    # initialisers would only write to meta tensors: skip them (they are slow Python even on meta)
+    initialisers = {name: getattr(nn.init, name) for name in _INITIALISERS if hasattr(nn.init, name)}
     nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
+    for name in initialisers:
+        setattr(nn.init, name, _keep)
     try:
         yield
     finally:
         nn.Module.register_parameter = register  # type: ignore[method-assign]
+        for name, function in initialisers.items():
+            setattr(nn.init, name, function)
+
+
+_INITIALISERS = (
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
+)
+
+
+def _keep(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return tensor
 
 
 def build_empty(factory: Callable[[], M]) -> M:

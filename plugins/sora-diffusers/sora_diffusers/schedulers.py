@@ -55,13 +55,16 @@ class LibraryScheduler(Scheduler):
     def __init__(self, config: ParticleConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         try:
-            self.library()  # a config the library refuses is refused now, not mid-run
+            library = self.library()  # a config the library refuses is refused now, not mid-run
         except (TypeError, ValueError, KeyError, NotImplementedError) as exc:
             raise ConfigError(
                 f"{self.display_name()}: the scheduler config does not build a {self.library_classes[0]}: "
                 f"{type(exc).__name__}: {str(exc)[:200]}",
                 "check the folder's scheduler/scheduler_config.json (or the particle's `scheduler` config)",
             ) from None
+        kind = library.config.get("prediction_type", "flow_prediction")
+        self._prediction_type = PREDICTION_TYPES.get(kind, kind)
+        self._alphas = getattr(library, "alphas_cumprod", None)
 
     # --- the library scheduler ------------------------------------------------------------------------------
 
@@ -76,8 +79,8 @@ class LibraryScheduler(Scheduler):
 
     @property
     def prediction_type(self) -> str:  # type: ignore[override]
-        kind = self.library().config.get("prediction_type", "flow_prediction")
-        return PREDICTION_TYPES.get(kind, kind)
+        """``velocity`` (flow schedulers), ``epsilon``, ``v_prediction`` or ``sample``, from the config."""
+        return self._prediction_type
 
     # --- weights: the scheduler/ folder ---------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class LibraryScheduler(Scheduler):
         kind = self.prediction_type
         if kind == "velocity":
             return sample + (later - now) * prediction
-        alphas = self.library().alphas_cumprod.to(sample.device, torch.float64)
+        alphas = self._alphas.to(sample.device, torch.float64)
         total = len(alphas)
 
         def alpha_bar(time: Tensor) -> Tensor:
