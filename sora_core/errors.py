@@ -24,6 +24,11 @@ class SoraError(Exception):
         return self.message
 
 
+class SoraWarning(UserWarning):
+    """A result made anyway, but not one the weights were made for (a size outside their training): particles
+    warn with it and ``sora generate`` prints each one as a ``warning:`` line."""
+
+
 # --- names and plugins -----------------------------------------------------------------
 
 

@@ -95,7 +95,7 @@ def run_generate(args: argparse.Namespace) -> int:
             "use the t2v template, or a spec with those names",
         )
     _check_output_size(args, _sampler_size(pipe))  # the asked sizes, before the run
-    outputs = pipe.run({"prompt": [args.prompt]}, seed=args.seed, progress=args.progress)
+    outputs = _run_reporting_warnings(pipe, args)
     _check_output_size(args, tuple(outputs["video"].shape[-3:]))  # the made sizes, before anything is written
     frames = to_frames(outputs["video"], scale=args.scale)
     written = [write_video(frames, output, fps=args.fps)]
@@ -110,6 +110,24 @@ def run_generate(args: argparse.Namespace) -> int:
         f"(seed {args.seed}, {seconds:.1f} s)\n"
     )
     return 0
+
+
+def _run_reporting_warnings(pipe: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the pipeline; every ``SoraWarning`` a particle raises (a size its weights were not trained for) is
+    printed as one ``warning:`` line, so the video is never handed over as if nothing were off."""
+    import warnings
+
+    from sora_core.cli.output import warn
+    from sora_core.errors import SoraWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SoraWarning)
+        outputs = pipe.run({"prompt": [args.prompt]}, seed=args.seed, progress=args.progress)
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, SoraWarning)):
+        warn(message)
+    for other in (w for w in caught if not issubclass(w.category, SoraWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    return outputs
 
 
 def _model_spec(path: str) -> Any:

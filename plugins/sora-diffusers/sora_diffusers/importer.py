@@ -110,6 +110,9 @@ class DiffusersImporter:
             "text_dim": text_dim,
             "text_space": f"text/{encoder_family}-d{text_dim}@1",
         }
+        if family.name == "cogvideox" and not transformer.get("use_rotary_positional_embeddings"):
+            # sincos positions made for one size: CogVideoX 2b knows only its sample size
+            sampler["trained_size"] = [sampler["frames"], sampler["height"], sampler["width"]]
         transformer_config: dict[str, Any] = {
             "vae_temporal_compression": temporal,
             "vae_spatial_compression": spatial,

@@ -58,6 +58,11 @@ class GuidedSamplerConfig(ParticleConfig):
         "channels_first", description="the order the noise is drawn in: (B, c, t, h, w), or (B, t, c, h, w) (CogVideoX)"
     )
     steps: int | None = Field(None, ge=1, le=10_000, description="sampling steps; None uses the scheduler's")
+    trained_size: tuple[int, int, int] | None = Field(
+        None,
+        description="(frames, height, width) the transformer was trained at, when it only knows that size (CogVideoX "
+        "2b/5b, whose positions are fixed to it); other sizes run but are warned about",
+    )
     text_dim: int = Field(32, gt=0, description="features per text token (D) the denoiser reads")
     text_space: str = Field(text_space("umt5", 32), description="space tag of the text embeddings")
 
@@ -214,6 +219,7 @@ class GuidedSampler(WeightlessParticle):
         return torch.randn(shape)
 
     def forward(self, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:
+        self._warn_outside_training()
         denoiser, scheduler = self.component("denoiser"), self.component("scheduler")
         rows = condition.shape[0]
         if rows % 2 or (condition_mask is not None and condition_mask.shape[0] != rows):
@@ -256,6 +262,22 @@ class GuidedSampler(WeightlessParticle):
         noise = self.noise(batch).to(device)
         latent = scheduler.sample(model, noise, num_steps=steps)  # type: ignore[attr-defined]
         return {"latent": latent[:, :, self.padding_frames() :].float()}
+
+    def _warn_outside_training(self) -> None:
+        cfg = self.config
+        if cfg.trained_size is None or (cfg.frames, cfg.height, cfg.width) == tuple(cfg.trained_size):
+            return
+        import warnings
+
+        from sora_core.errors import SoraWarning
+
+        frames, height, width = cfg.trained_size
+        warnings.warn(
+            f"{self._label()}: {cfg.frames} frames of {cfg.width}x{cfg.height} are outside what this {cfg.family} "
+            f"transformer was trained at ({frames} frames of {width}x{height}); expect a degraded video",
+            SoraWarning,
+            stacklevel=2,
+        )
 
     def _scale(self, t: float, steps: int | None) -> float:
         cfg = self.config
