@@ -330,7 +330,10 @@ def build_node(node: NodeSpec, registry: Registry, base_dir: Path | None, materi
         particle = create_particle(registry, info.full_name, node.config)
     else:
         weights = None if node.weights == "default" else resolve_weights_path(node.weights, base_dir)
-        particle = registry.load(info.full_name, weights=weights, config=node.config or None)
+        # placed while loading: a loader may cast tensor by tensor (and keep what its library keeps in float32)
+        return registry.load(
+            info.full_name, weights=weights, config=node.config or None, device=node.device, dtype=node.dtype
+        )
     return _placed(particle, node)
 
 

@@ -9,6 +9,7 @@ particle's own, never one named in the folder.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -64,8 +65,6 @@ class LibraryModelParticle(ModuleParticle):
     weights_format: ClassVar[str] = "diffusers"
     library_classes: ClassVar[tuple[str, ...]] = ()
     class_key: ClassVar[str] = "_class_name"
-    #: Submodule names the library keeps in float32 whatever dtype the rest is cast to.
-    keep_float32: ClassVar[tuple[str, ...]] = ()
     #: Defaults of ``model`` when the particle is created fresh (a tiny random model, for tests and docs).
     tiny_model: ClassVar[dict[str, Any]] = {}
 
@@ -82,6 +81,12 @@ class LibraryModelParticle(ModuleParticle):
                 f"{type(exc).__name__}: {str(exc)[:200]}",
                 "check the component's config.json (or the particle's `model` config)",
             ) from None
+
+    def keeps_float32(self, dtype: torch.dtype | None) -> Callable[[str], bool]:
+        """Which tensors stay float32 when the model is loaded in ``dtype``, as diffusers decides: any name
+        containing one of the model class's ``_keep_in_fp32_modules``, whatever the dtype."""
+        keep = tuple(getattr(self.model, "_keep_in_fp32_modules", None) or ())
+        return lambda name: any(module in name for module in keep)
 
     def build_model(self, config: dict[str, Any]) -> nn.Module:
         """The library model for ``config`` (its ``config.json`` fields)."""
@@ -127,7 +132,7 @@ class LibraryModelParticle(ModuleParticle):
             files,
             f"{path}",
             dtype=dtype,
-            keep_float32=cls.keep_float32,
+            keep_float32=particle.keeps_float32(dtype),
         )
         place(particle, device)
         return particle
@@ -152,8 +157,12 @@ class LibraryModelParticle(ModuleParticle):
     # --- placement -------------------------------------------------------------------------------------------
 
     def placement(self) -> tuple[torch.device, torch.dtype]:
-        """Where the model's weights are, and their dtype (the first floating parameter's)."""
+        """Where the model's weights are, and their compute dtype: the library's own ``dtype`` (which skips the
+        modules it keeps in float32), else the first floating parameter's."""
+        dtype = getattr(self.model, "dtype", None)
         for parameter in self.model.parameters():
+            if isinstance(dtype, torch.dtype) and parameter.is_floating_point():
+                return parameter.device, dtype
             if parameter.is_floating_point():
                 return parameter.device, parameter.dtype
         return torch.device("cpu"), torch.float32

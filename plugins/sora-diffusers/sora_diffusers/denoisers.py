@@ -153,7 +153,6 @@ class WanTransformer(VideoTransformer):
     family = "wan"
     library_classes = ("WanTransformer3DModel",)
     tiny_model = TINY_WAN
-    keep_float32 = ("time_embedder", "scale_shift_table", "norm1", "norm2", "norm3")
     prediction_type = "velocity"
     description = "Wan 2.1 denoising transformer (diffusers WanTransformer3DModel): flow velocity"
 
@@ -244,7 +243,7 @@ class CogVideoXTransformer(VideoTransformer):
         self, latent: Tensor, timestep: Tensor, condition: Tensor, condition_mask: Tensor | None = None
     ) -> dict[str, Tensor]:
         latent, condition = self._inputs(latent, condition)
-        frames_first = latent.permute(0, 2, 1, 3, 4)
+        frames_first = latent.permute(0, 2, 1, 3, 4).contiguous()  # CogVideoX's own layout, laid out as its own
         step = model_timestep(timestep.reshape(-1).expand(latent.shape[0])).round().to(torch.int64).to(latent.device)
         rotary = None
         if self.model.config.use_rotary_positional_embeddings:
@@ -311,7 +310,8 @@ class LTXVideoTransformer(VideoTransformer):
         batch, _, frames, height, width = latent.shape
         p_t, p, _ = self.patch()
         packed = latent.reshape(batch, -1, frames // p_t, p_t, height // p, p, width // p, p)
-        packed = packed.permute(0, 2, 4, 6, 1, 3, 5, 7).flatten(4, 7).flatten(1, 3)
+        # contiguous, as diffusers' packed latents are: low-precision CPU kernels sum strided inputs in another order
+        packed = packed.permute(0, 2, 4, 6, 1, 3, 5, 7).flatten(4, 7).flatten(1, 3).contiguous()
         if condition_mask is None:
             condition_mask = torch.ones(condition.shape[:2], dtype=torch.bool)
         step = model_timestep(timestep.reshape(-1).expand(batch)).to(latent.device)

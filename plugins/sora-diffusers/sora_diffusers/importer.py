@@ -110,6 +110,8 @@ class DiffusersImporter:
             "text_dim": text_dim,
             "text_space": f"text/{encoder_family}-d{text_dim}@1",
         }
+        if family.name == "cogvideox":
+            sampler["sample_in_text_dtype"] = True
         if family.name == "cogvideox" and not transformer.get("use_rotary_positional_embeddings"):
             # sincos positions made for one size: CogVideoX 2b knows only its sample size
             sampler["trained_size"] = [sampler["frames"], sampler["height"], sampler["width"]]

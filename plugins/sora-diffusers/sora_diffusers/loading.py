@@ -83,12 +83,13 @@ def load_into(
     files: list[Path],
     what: str,
     dtype: torch.dtype | None = None,
-    keep_float32: tuple[str, ...] = (),
+    keep_float32: Callable[[str], bool] = lambda name: False,
 ) -> None:
     """Assign ``module``'s parameters and persistent buffers from ``files`` (safetensors, memory-mapped).
 
-    Floating tensors are cast to ``dtype`` (default: the module's own, float32), except those under submodules
-    named in ``keep_float32``; a tensor already in that dtype is used in place, without a copy.
+    Floating tensors are cast to ``dtype`` (default: the module's own, float32), except those whose name
+    ``keep_float32`` accepts (the library's own rule); a tensor already in that dtype is used in place, without
+    a copy.
 
     Every stored tensor must match a tensor of the module by name and shape, and every tensor of the module
     must be stored (or tied to one that is, as T5's shared embedding); anything else is a
@@ -129,7 +130,7 @@ def load_into(
                             "the config.json and the weights come from different models",
                         )
                     if want.is_floating_point():
-                        keep = any(part in keep_float32 for part in name.split("."))
+                        keep = dtype is not None and keep_float32(name)
                         target = torch.float32 if keep or (dtype is None and want.dtype == torch.float32) else dtype
                         target = target or want.dtype
                         if tensor.dtype != target:

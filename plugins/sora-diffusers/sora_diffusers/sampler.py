@@ -58,6 +58,11 @@ class GuidedSamplerConfig(ParticleConfig):
         "channels_first", description="the order the noise is drawn in: (B, c, t, h, w), or (B, t, c, h, w) (CogVideoX)"
     )
     steps: int | None = Field(None, ge=1, le=10_000, description="sampling steps; None uses the scheduler's")
+    sample_in_text_dtype: bool = Field(
+        False,
+        description="draw the noise and keep the sample between steps in the text embeddings' dtype, as "
+        "CogVideoX's pipeline does (float32 otherwise)",
+    )
     trained_size: tuple[int, int, int] | None = Field(
         None,
         description="(frames, height, width) the transformer was trained at, when it only knows that size (CogVideoX "
@@ -209,14 +214,13 @@ class GuidedSampler(WeightlessParticle):
         frames, patch = self.latent_shape(1)[2], self.config.patch_t
         return (patch - frames % patch) % patch
 
-    def noise(self, batch: int) -> Tensor:
+    def noise(self, batch: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """Noise from torch's global RNG (the pipeline seeds it per node), drawn on the CPU in the family's order."""
         b, c, t, h, w = self.latent_shape(batch)
-        shape = (b, c, t + self.padding_frames(), h, w)
+        t += self.padding_frames()
         if self.config.noise_layout == "frames_first":
-            b, c, t, h, w = shape
-            return torch.randn(b, t, c, h, w).permute(0, 2, 1, 3, 4)
-        return torch.randn(shape)
+            return torch.randn(b, t, c, h, w, dtype=dtype).permute(0, 2, 1, 3, 4)
+        return torch.randn(b, c, t, h, w, dtype=dtype)
 
     def forward(self, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:
         self._warn_outside_training()
@@ -259,7 +263,7 @@ class GuidedSampler(WeightlessParticle):
                 guided_prediction = _rescale(guided_prediction, conditional, cfg.guidance_rescale)
             return guided_prediction
 
-        noise = self.noise(batch).to(device)
+        noise = self.noise(batch, condition.dtype if cfg.sample_in_text_dtype else torch.float32).to(device)
         latent = scheduler.sample(model, noise, num_steps=steps)  # type: ignore[attr-defined]
         return {"latent": latent[:, :, self.padding_frames() :].float()}
 

@@ -176,6 +176,7 @@ class LibraryScheduler(Scheduler):
             model_input = scheduler.scale_model_input(sample, t) if hasattr(scheduler, "scale_model_input") else sample
             prediction = model(model_input, float(t) / total)
             sample, previous = self.advance(scheduler, prediction, t, timesteps, i, sample, previous)
+            sample = sample.to(noise.dtype)  # the loop keeps the noise's dtype (CogVideoX: the text's)
         return sample
 
     def advance(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -185,6 +186,16 @@ class T5Encoder(LibraryModelParticle):
         options = {k: v for k, v in config.items() if k != "model_type"}
         model_config = UMT5Config(**options) if umt5 else T5Config(**options)
         return UMT5EncoderModel(model_config) if umt5 else T5EncoderModel(model_config)
+
+    def keeps_float32(self, dtype: torch.dtype | None) -> Callable[[str], bool]:
+        """As transformers decides: ``_keep_in_fp32_modules`` (T5's ``wo``) only for float16, the ``_strict`` set for
+        float16 and bfloat16; a module matches by its dotted name's parts."""
+        keep = set()
+        if dtype == torch.float16:
+            keep |= set(getattr(self.model, "_keep_in_fp32_modules", None) or ())
+        if dtype in (torch.float16, torch.bfloat16):
+            keep |= set(getattr(self.model, "_keep_in_fp32_modules_strict", None) or ())
+        return lambda name: bool(keep.intersection(name.split(".")))
 
     @property
     def width(self) -> int:

@@ -192,3 +192,47 @@ def test_cogvideox_15_pads_latent_frames_as_diffusers_does(tmp_path: Path) -> No
     video = ours(folder, "cogvideox", 3, 5.0)
     assert video.shape == (1, FRAMES, 3, 16, 16)
     assert_same(video, theirs(folder, "cogvideox", 3, 5.0))
+
+
+@pytest.mark.parametrize("family", ["wan", "cogvideox", "ltx"])
+def test_bfloat16_latents_match_diffusers_on_cpu(family: str, request: pytest.FixtureRequest) -> None:
+    """Text encoder and transformer in bfloat16 (what `--dtype bfloat16` does), compared before the VAE: the sampled
+    latents equal those of diffusers' pipeline loaded with dtype=bfloat16 (the modules each library keeps in
+    float32 kept alike, CogVideoX's latents kept in the text's dtype between steps as its pipeline keeps them)."""
+    from sora_core.pipeline.pipeline import placed_spec
+
+    folder = request.getfixturevalue(f"{family}_folder")
+    size = size_of(family)
+    spec = import_spec(importer_for_folder(folder, REGISTRY), folder)
+    settings = {
+        "sampler": {"frames": FRAMES, "height": size, "width": size, "guidance_scale": 5.0},
+        "scheduler": {"steps": 3},
+        "prompts": {"negative_prompt": NEGATIVE},
+    }
+    spec = placed_spec(with_changes(spec, REGISTRY, settings=settings), REGISTRY, None, "bfloat16")
+    spec = spec.model_copy(update={"outputs": {**spec.outputs, "latent": "sampler.latent"}})
+    pipeline = Pipeline.from_spec(spec)
+    assert pipeline.nodes["transformer"].model.dtype == torch.bfloat16
+    latent = pipeline.run({"prompt": [PROMPT]}, seed=SEED)["latent"]
+
+    pipe = REFERENCE[family].from_pretrained(folder, dtype=torch.bfloat16)
+    pipe.set_progress_bar_config(disable=True)
+    theirs = pipe(
+        PROMPT,
+        negative_prompt=NEGATIVE,
+        num_inference_steps=3,
+        guidance_scale=5.0,
+        generator=torch.Generator().manual_seed(node_seed(SEED, "sampler")),
+        max_sequence_length=16,
+        output_type="latent",
+        height=size,
+        width=size,
+        num_frames=FRAMES,
+    ).frames.float()
+    if family == "cogvideox":
+        theirs = theirs.permute(0, 2, 1, 3, 4)  # frames first there
+    if family == "ltx":
+        frames, side = 1 + (FRAMES - 1) // 4, size // 4
+        theirs = diffusers.LTXPipeline._unpack_latents(theirs, frames, side, side, 1, 1)  # packed tokens there
+    assert latent.shape == theirs.shape
+    assert float((latent - theirs).abs().max()) <= TOLERANCE
