@@ -1,9 +1,12 @@
-"""Progress bars for long runs (pipeline nodes, sampling steps), drawn only where someone is watching.
+"""Progress for long runs (pipeline nodes, sampling steps), shown only where someone is watching.
 
-A bar is drawn on stderr when it is a terminal, or when ``SORA_PROGRESS=1``;
-``SORA_PROGRESS=0`` turns bars off everywhere. Bars opened while another is showing
-(the sampling steps inside a pipeline's node bar) join the same display as another
-line, so nested loops never fight over the terminal.
+Progress is shown on stderr when it is a terminal, when the caller forces it (``--progress``,
+``show=True``), or when ``SORA_PROGRESS=1``; ``SORA_PROGRESS=0`` turns it off unless forced. On a
+terminal it is a rich bar; when stderr is piped or redirected (a log file, CI) it is plain lines, one
+per step (``t2v: 3/9 sampler (1.2 s)``), which a log keeps and a pipe can read as they come. Bars or
+lines opened while another is showing (the sampling steps inside a pipeline's node bar) show too, without
+being asked again, and on a terminal they join the same display as another line, so nested loops never
+fight over the terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -20,12 +24,17 @@ __all__ = ["enabled", "steps", "track"]
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_display: Any = None  # the shared rich Progress while any bar is open
+_display: Any = None  # the shared rich Progress while any bar is open on a terminal
 _users = 0
+_open = 0  # bars or line reporters open now, of either form: nested loops show while one is
+
+#: With more steps than this, a line is written only when the count crosses another 5% of the total.
+LINE_EVERY_STEP_UP_TO = 50
 
 
 def enabled(force: bool | None = None) -> bool:
-    """Whether a bar is drawn: ``force`` if given, else ``$SORA_PROGRESS``, else whether stderr is a terminal."""
+    """Whether progress is shown: ``force`` if given, else ``$SORA_PROGRESS``, else whether progress is already
+    showing (an outer loop's), else whether stderr is a terminal."""
     if force is not None:
         return force
     setting = os.environ.get("SORA_PROGRESS", "").strip().lower()
@@ -33,7 +42,26 @@ def enabled(force: bool | None = None) -> bool:
         return True
     if setting in {"0", "false", "no", "off"}:
         return False
-    return sys.stderr.isatty()
+    return _open > 0 or _is_terminal()
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+@contextmanager
+def _opened() -> Iterator[None]:
+    global _open
+    with _lock:
+        _open += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _open -= 1
 
 
 @contextmanager
@@ -59,28 +87,70 @@ def _shared_display() -> Iterator[Any]:
                 _display = None
 
 
+def _write_line(text: str) -> None:
+    from sora_core.text import printable
+
+    with _lock:
+        try:
+            sys.stderr.write(printable(text) + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe must not fail the run it reports on
+            pass
+
+
+@contextmanager
+def _lines(total: int | None, description: str) -> Iterator[Callable[[str], None]]:
+    """Progress as plain lines on stderr: one when it starts, then one per step (per 5% with many steps)."""
+    name = description or "progress"
+    start = time.monotonic()
+    state = {"done": 0, "shown": 0}
+    of = f"/{total}" if total else ""
+    _write_line(f"{name}: 0{of}")
+
+    def advance(label: str = "") -> None:
+        with _lock:
+            state["done"] += 1
+            done = state["done"]
+            thinned = total and total > LINE_EVERY_STEP_UP_TO and done < total
+            if thinned and 20 * done // total == 20 * state["shown"] // total:
+                return
+            state["shown"] = done
+        elapsed = time.monotonic() - start
+        _write_line(f"{name}: {done}{of}" + (f" {label}" if label else "") + f" ({elapsed:.1f} s)")
+
+    yield advance
+
+
 @contextmanager
 def steps(total: int | None, description: str = "", *, show: bool | None = None) -> Iterator[Callable[[str], None]]:
-    """A bar of ``total`` steps; the yielded function advances it by one and may relabel it."""
+    """Progress over ``total`` steps; the yielded function advances it by one and may relabel it.
+
+    A bar on a terminal, lines otherwise (see the module's docstring); nothing when :func:`enabled` says no.
+    """
     if not enabled(show):
         yield lambda label="": None
         return
-    with _shared_display() as display:
-        task = display.add_task(description, total=total)
+    with _opened():
+        if not _is_terminal():
+            with _lines(total, description) as advance:
+                yield advance
+            return
+        with _shared_display() as display:
+            task = display.add_task(description, total=total)
 
-        def advance(label: str = "") -> None:
-            display.update(task, advance=1, description=f"{description}: {label}" if label else description)
+            def advance_bar(label: str = "") -> None:
+                display.update(task, advance=1, description=f"{description}: {label}" if label else description)
 
-        try:
-            yield advance
-        finally:
-            display.remove_task(task)
+            try:
+                yield advance_bar
+            finally:
+                display.remove_task(task)
 
 
 def track(
     items: Iterable[T], *, total: int | None = None, description: str = "", show: bool | None = None
 ) -> Iterator[T]:
-    """Yield ``items``, advancing a bar (see :func:`enabled`) after each one."""
+    """Yield ``items``, advancing progress (see :func:`enabled`) after each one."""
     with steps(total, description, show=show) as advance:
         for item in items:
             yield item
