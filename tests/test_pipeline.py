@@ -165,7 +165,7 @@ def test_seed_wiring_bug_names_edge_and_both_sizes(registry: Registry) -> None:
     [problem] = caught.value.problems
     assert problem.startswith("edge video_decoder.hidden -> attention.query")
     assert "512" in problem and "256" in problem
-    assert f"{DECODER} as video_decoder" in problem  # the suggestion
+    assert f"node 'video_decoder' would fit with {DECODER}'s default config" in problem  # its config, not a swap
 
 
 def test_all_problems_reported_at_once(registry: Registry) -> None:

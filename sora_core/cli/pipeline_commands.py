@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from sora_core.cli.output import print_json, print_table
 from sora_core.cli.paths import check_output_path
-from sora_core.errors import ConfigError, SpecError
+from sora_core.errors import ConfigError, SoraError, SpecError
 
 
 def add_commands(commands: Any) -> None:
@@ -55,7 +56,9 @@ def _target(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NODE=PARTICLE",
-        help="replace a node's particle by name before building (refused if it does not fit)",
+        help="replace a node's particle before building (refused if it does not fit): NODE=PARTICLE (fresh), "
+        "NODE=PARTICLE@WEIGHTS_DIR (loaded from a save_pretrained folder, or @default) or NODE=WEIGHTS_DIR "
+        "(the particle its config.json names)",
     )
     parser.add_argument(
         "--set",
@@ -82,12 +85,7 @@ def build(
     from sora_core.pipeline.pipeline import load_target, placed_spec, with_changes
 
     seed = check_seed(getattr(args, "seed", None), "--seed")
-    swaps = {}
-    for swap in args.swaps:
-        node, sep, particle = swap.partition("=")
-        if not sep or not node or not particle:
-            raise ConfigError(f"--swap {swap!r} is not NODE=PARTICLE", "write e.g. --swap attention=my-attention")
-        swaps[node] = particle
+    swaps = dict(parse_swap(swap, registry.default_registry) for swap in args.swaps)
     base_dir = None
     if spec is None:
         spec, base_dir = load_target(args.target, registry.default_registry)
@@ -96,6 +94,90 @@ def build(
     )
     spec = placed_spec(spec, registry.default_registry, *placement)
     return Pipeline.from_spec(spec, materialize=materialize, seed=seed, base_dir=base_dir)
+
+
+def parse_swap(text: str, registry: Any) -> tuple[str, Any]:
+    """``--swap`` ``NODE=PARTICLE``, ``NODE=PARTICLE@WEIGHTS_DIR`` or ``NODE=WEIGHTS_DIR`` as a node and its swap.
+
+    A value that is a path (``./x``, ``runs/x``, ``~/x``), or a folder that is no particle's name, is a weights
+    folder whose ``config.json`` names the particle (resolved through the registry, nothing imported). Every
+    refusal names the flag and the folder or particle.
+    """
+    from sora_core.pipeline.pipeline import particle_for_weights
+
+    node, sep, value = text.partition("=")
+    forms = "write --swap NODE=PARTICLE, NODE=PARTICLE@WEIGHTS_DIR or NODE=WEIGHTS_DIR (e.g. attention=my-attention)"
+    if not sep or not node or not value:
+        raise ConfigError(f"--swap {text!r} is not NODE=PARTICLE", forms)
+    where = f"--swap {text}"
+    if "@" in value and not _is_dir(value):
+        particle, _, weights = value.partition("@")
+        if not particle or not weights:
+            raise ConfigError(f"{where}: PARTICLE@WEIGHTS_DIR needs both a particle and a folder", forms)
+        full_name = _resolved(where, particle, registry)
+        if weights != "default" and not _is_dir(weights):
+            raise ConfigError(
+                f"{where}: weights folder {weights} does not exist (or is not a folder)",
+                "give a folder written by save_pretrained, or @default for the weights the particle's plugin ships",
+            )
+        if weights != "default":
+            try:
+                saved_by = particle_for_weights(weights, registry)
+            except SoraError:
+                saved_by = None  # another library's folder (diffusers): its particle's loader checks it
+            if saved_by is not None and saved_by != full_name:
+                raise ConfigError(
+                    f"{where}: folder {weights} was saved by particle {saved_by}, not {full_name}",
+                    f"write --swap {node}={weights} (or {node}={saved_by}@{weights})",
+                )
+        return node, {"particle": particle, "weights": weights}
+    if _looks_like_path(value) or (_is_dir(value) and not _is_particle(value, registry)):
+        try:
+            particle = particle_for_weights(value, registry)
+        except SoraError as exc:
+            raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+        return node, {"particle": particle, "weights": value}
+    _resolved(where, value, registry)
+    return node, value
+
+
+def _resolved(where: str, name: str, registry: Any) -> str:
+    """The full name of particle ``name``; an unknown or ambiguous name is refused naming the flag."""
+    from sora_core.errors import ParticleNotFoundError
+
+    try:
+        return str(registry.info(name).full_name)
+    except ParticleNotFoundError as exc:
+        hint = exc.hint if exc.close_matches else "see `sora list` for the installed particles"
+        raise ConfigError(
+            f"{where}: unknown particle {name!r} (and no weights folder {name!r} here)",
+            hint + "; a weights folder is NODE=WEIGHTS_DIR (or NODE=PARTICLE@WEIGHTS_DIR)",
+        ) from None
+    except SoraError as exc:  # an ambiguous short name: "use the full name", as `sora info` says
+        raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+
+
+def _is_particle(name: str, registry: Any) -> bool:
+    from sora_core.errors import ParticleNotFoundError
+
+    try:
+        registry.info(name)
+    except ParticleNotFoundError:
+        return False
+    except SoraError:
+        return True  # ambiguous: a particle name all the same
+    return True
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or os.sep in value or value.startswith((".", "~"))
+
+
+def _is_dir(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def node_settings(settings: list[str]) -> dict[str, dict[str, Any]]:

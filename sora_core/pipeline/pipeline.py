@@ -409,36 +409,48 @@ def placed_spec(spec: PipelineSpec, registry: Registry, device: str | None, dtyp
     return spec.model_copy(update={"nodes": nodes})
 
 
+#: A swap: a particle name, or ``{"particle": NAME, "weights": DIR}`` (either key may be left out, not both).
+Swap = str | Mapping[str, str | None]
+
+
 def with_changes(
     spec: PipelineSpec,
     registry: Registry,
     *,
-    swaps: Mapping[str, str] | None = None,
+    swaps: Mapping[str, Swap] | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PipelineSpec:
     """``spec`` with nodes swapped to other particles and config fields set, checked together once built.
 
     Unlike :meth:`Pipeline.swap` and :meth:`Pipeline.configure`, which each keep the graph valid,
     changes that only fit together (another text encoder and the dimensions the denoiser reads) can
-    be made at once. A swap must keep the node's kind; a swapped node starts from its new particle's
-    default config (then ``settings``), keeps its device, dtype and components, and drops ``weights``.
+    be made at once. A swap must keep the node's kind; a swapped node keeps its device, dtype and
+    components. A swap to a particle name (``swaps={"attention": "additive-attention"}``) starts from
+    that particle's default config (then ``settings``) and drops the node's ``weights``. A swap to
+    ``{"particle": NAME, "weights": DIR}`` loads the particle from the folder ``DIR`` (or ``"default"``:
+    the weights its plugin ships), and ``{"weights": DIR}`` alone loads the particle that the folder's
+    ``config.json`` names (:func:`particle_for_weights`). A relative ``DIR`` is read against the working
+    directory, as :meth:`Pipeline.swap` reads it.
     """
     nodes = dict(spec.nodes)
     problems = []
-    for node, particle in (swaps or {}).items():
+    hints: list[str] = []
+    for node, swap in (swaps or {}).items():
         if node not in nodes:
             problems.append(f"cannot swap unknown node {node!r} (nodes: {', '.join(nodes)})")
             continue
         try:
+            particle, weights = _swap_target(swap, registry)
             old_kind, new = registry.info(nodes[node].particle).kind, registry.info(particle)
         except SoraError as exc:
             problems.append(f"node {node!r}: {exc.message}")
+            hints += [exc.hint] if exc.hint else []
             continue
         if new.kind != old_kind:
             problems.append(
                 f"node {node!r} is a {old_kind}, but {new.full_name} is a {new.kind}: a swap keeps the node's kind"
             )
-        nodes[node] = nodes[node].model_copy(update={"particle": particle, "config": {}, "weights": None})
+        nodes[node] = nodes[node].model_copy(update={"particle": particle, "config": {}, "weights": weights})
     for node, fields in (settings or {}).items():
         if node not in nodes:
             problems.append(f"cannot configure unknown node {node!r} (nodes: {', '.join(nodes)})")
@@ -449,8 +461,65 @@ def with_changes(
         else:
             nodes[node] = nodes[node].model_copy(update={"config": {**nodes[node].config, **fields}})
     if problems:
-        raise IncompatibleSwapError(spec.name, problems, "swap to a particle of the same kind, on an existing node")
+        hint = "; ".join(dict.fromkeys(hints)) or "swap to a particle of the same kind, on an existing node"
+        raise IncompatibleSwapError(spec.name, problems, hint)
     return spec.model_copy(update={"nodes": nodes})
+
+
+def _swap_target(swap: Swap, registry: Registry) -> tuple[str, str | None]:
+    """The particle and weights (an absolute folder, ``"default"`` or ``None``) a swap asks for."""
+    if isinstance(swap, str):
+        return swap, None
+    particle, weights = swap.get("particle"), swap.get("weights")
+    unknown = sorted(set(swap) - {"particle", "weights"})
+    if unknown or (particle is None and weights is None):
+        raise SpecError(
+            f"swap {dict(swap)!r} is not a particle name or {{'particle': NAME, 'weights': DIR}}",
+            "give a particle name, a weights folder, or both",
+        )
+    if weights is not None and weights != "default":
+        weights = str(Path(weights).expanduser().resolve())
+    if particle is None:
+        if weights is None or weights == "default":
+            raise SpecError("swap {'weights': 'default'} names no particle", "name the particle too")
+        particle = particle_for_weights(weights, registry)
+    return particle, weights
+
+
+def particle_for_weights(folder: str | os.PathLike[str], registry: Registry) -> str:
+    """The installed particle (``dist:name``) that saved weights ``folder``, read from its ``config.json``.
+
+    The file's ``name`` is resolved through the registry, or else its ``particle`` (``module:Class``) must
+    be exactly one installed entry point, as :meth:`Registry.class_for_config` does; nothing the file
+    names is imported.
+    """
+    from sora_core.errors import UnknownParticleClassError, WeightsError
+    from sora_core.safetensors_io import CONFIG_NAME, NAME_KEY, check_directory_files, read_config
+
+    path = Path(folder)
+    hint = "give a folder written by save_pretrained, or name the particle: NODE=PARTICLE@DIR"
+    if not path.is_dir():
+        raise WeightsError(f"weights folder {path} does not exist (or is not a folder)", hint)
+    check_directory_files(path)
+    payload = read_config(path)  # refuses a missing, oversized or malformed config.json, naming it
+    name, stored = payload.get(NAME_KEY), payload.get("particle")
+    config_path = path / CONFIG_NAME
+    if isinstance(name, str):
+        try:
+            return registry.info(name).full_name
+        except SoraError as exc:
+            raise UnknownParticleClassError(
+                f"{config_path} names particle {name!r}, which is not installed: {exc.message}",
+                "install the plugin that provides it (`sora list` shows what is installed)",
+            ) from None
+    found = registry.installed_by_class(str(stored))
+    if found is None:
+        raise UnknownParticleClassError(
+            f"{config_path} names class {stored!r}, which no installed distribution provides as a "
+            "sora.particles entry point (it is never imported from the file's text)",
+            "install the plugin that provides it, or name the particle: NODE=PARTICLE@DIR",
+        )
+    return found.full_name
 
 
 def _config_with_weights(registry: Registry, particle: str) -> bool:

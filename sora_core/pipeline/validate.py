@@ -167,16 +167,29 @@ def _suggestions(
     particles: Mapping[str, Particle],
     registry: Registry | None,
 ) -> str:
-    """Installed particles that would make this edge fit, replacing either end."""
+    """Installed particles that would make this edge fit, replacing either end.
+
+    A node's own particle is never offered as a swap for it: when it fits with its default config, the
+    node's config is what to change, and that is said instead.
+    """
     if registry is None:
         return ""
     fits: list[str] = []
-    for info in registry.list(kind=particles[edge.target].kind):
-        port = info.inputs.get(edge.target_port)
-        if port is not None and not connection_problems(produced, port):
-            fits.append(f"{info.full_name} as {edge.target}")
-    for info in registry.list(kind=particles[edge.source].kind):
-        port = info.outputs.get(edge.source_port)
-        if port is not None and not connection_problems(port, accepted):
-            fits.append(f"{info.full_name} as {edge.source}")
-    return f"; installed particles that would fit (default config): {', '.join(fits)}" if fits else ""
+    own: list[str] = []
+    ends = ((edge.target, edge.target_port, "inputs"), (edge.source, edge.source_port, "outputs"))
+    for node, port_name, side in ends:
+        current = particles[node].registered_name
+        for info in registry.list(kind=particles[node].kind):
+            port = getattr(info, side).get(port_name)
+            if port is None:
+                continue
+            if side == "inputs" and connection_problems(produced, port):
+                continue
+            if side == "outputs" and connection_problems(port, accepted):
+                continue
+            if info.full_name == current:
+                own.append(f"node {node!r} would fit with {current}'s default config (change its config)")
+            else:
+                fits.append(f"{info.full_name} as {node}")
+    text = f"; installed particles that would fit (default config): {', '.join(fits)}" if fits else ""
+    return text + "".join(f"; {line}" for line in own)
