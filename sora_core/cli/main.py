@@ -1,60 +1,111 @@
 """Entry point of the ``sora`` command: parse, dispatch, and turn errors into one clear line.
 
-Only argparse and the registry's metadata modules are imported up front, so
-``sora --help``, ``sora list`` and ``sora info`` never import torch.
+Only argparse and the module of the command being run are imported: ``sora --help`` builds its
+list of commands from :data:`COMMANDS` alone, and ``sora list`` imports the catalog commands (the
+registry's metadata modules) and nothing else, so neither imports torch or another command's
+dependencies.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from sora_core import __version__
-from sora_core.errors import SoraError
-from sora_core.text import printable
+
+#: The command modules of ``sora_core.cli``, in the order their commands appear in ``sora --help``.
+COMMAND_MODULES = (
+    "generate_command",
+    "understand_commands",
+    "catalog_commands",
+    "load_command",
+    "pipeline_commands",
+    "import_command",
+    "new_command",
+    "publish_commands",
+    "doctor",
+    "manifest_command",
+)
+
+#: Every command: the module whose ``add_commands`` defines it and its one-line help, as ``sora --help`` lists
+#: them. Only the module of the command being run is imported; the others are listed from this table, which
+#: tests/test_cli_startup.py checks against the modules. A command missing here still runs (every module is
+#: then imported), but ``sora --help`` does not list it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("generate_command", "generate a video from a prompt (the t2v pipeline)"),
+    "caption": ("understand_commands", "describe a video in words (the v2t pipeline)"),
+    "ask": ("understand_commands", "answer a question about a video (the vqa pipeline)"),
+    "summarize": ("understand_commands", "the key frames of a video and a one-line summary"),
+    "list": ("catalog_commands", "list the installed particles"),
+    "info": ("catalog_commands", "describe one particle: kind, ports, config, weights"),
+    "load": (
+        "load_command",
+        "build a particle, from its default or given weights or fresh with --set, and summarise it",
+    ),
+    "run": ("pipeline_commands", "run a pipeline from a spec file or an installed template"),
+    "graph": ("pipeline_commands", "draw a pipeline as Mermaid, Graphviz DOT or a self-contained HTML page"),
+    "lock": ("pipeline_commands", "pin each node's distribution, class, config and weight hashes"),
+    "import": (
+        "import_command",
+        "write a pipeline spec that runs a model folder of another library (e.g. diffusers)",
+    ),
+    "new": ("new_command", "scaffold a particle plugin: pyproject, particle, manifest, README, licence and tests"),
+    "check": ("publish_commands", "check a plugin is publishable: packaging and conformance"),
+    "publish": ("publish_commands", "build a plugin's wheel and sdist, check them, upload to a registry"),
+    "search": ("publish_commands", "search a registry's particle catalog"),
+    "install": ("publish_commands", "install a plugin from a registry with pip (torch stays pinned)"),
+    "doctor": ("doctor", "check every installed plugin and report problems"),
+    "manifest": ("manifest_command", "generate a plugin's sora_manifest.json from its code (imports the plugin)"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from sora_core.cli import (
-        catalog_commands,
-        doctor,
-        generate_command,
-        import_command,
-        load_command,
-        manifest_command,
-        new_command,
-        pipeline_commands,
-        publish_commands,
-        understand_commands,
-    )
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``sora`` parser with every command's arguments, or only ``command``'s when it is given.
 
+    With ``command`` (a name in :data:`COMMANDS`) only that command's module is imported; the other
+    commands are listed with their help but take no arguments. ``sora --help`` passes ``""``: no
+    command module at all. Without ``command`` every module is imported.
+    """
     parser = argparse.ArgumentParser(
         prog="sora",
         description="List, inspect and compose the particles of a Sora-style text-to-video model.",
     )
     parser.add_argument("--version", action="version", version=f"sora-core {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (
-        generate_command,
-        understand_commands,
-        catalog_commands,
-        load_command,
-        pipeline_commands,
-        import_command,
-        new_command,
-        publish_commands,
-        doctor,
-        manifest_command,
-    ):
-        module.add_commands(commands)
+    if command is None or (command and command not in COMMANDS):
+        for name in COMMAND_MODULES:
+            importlib.import_module(f"sora_core.cli.{name}").add_commands(commands)
+        return parser
+    wanted = COMMANDS[command][0] if command else None
+    for name, (module, help_text) in COMMANDS.items():
+        if module != wanted:
+            commands.add_parser(name, help=help_text)
+        elif name == command:
+            # The module defines all of its commands at once, at the place of the one being run; the others
+            # are skipped below. Its commands are adjacent in the table, so the listed order stays the same.
+            importlib.import_module(f"sora_core.cli.{module}").add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_cli(build_parser(), argv, "sora-core or a plugin")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return run_cli(build_parser(_command_of(argv)), argv, "sora-core or a plugin")
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    """The command word of ``argv`` (the first argument that is not an option), or ``""`` when there is none.
+
+    The top-level options (``--help``, ``--version``) take no value, so nothing else can come first.
+    """
+    for arg in argv:
+        if arg == "--":
+            break
+        if not arg.startswith("-"):
+            return arg
+    return ""
 
 
 def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: str) -> int:
@@ -68,6 +119,8 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: 
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    from sora_core.errors import SoraError
+
     try:
         return int(args.run(args) or 0)
     except SoraError as exc:
@@ -80,6 +133,8 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: 
         return 0
     except Exception as exc:  # the CLI never shows a raw traceback unless asked to
         if os.environ.get("SORA_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         _report(
             f"error: unexpected {type(exc).__name__}: {exc}",
@@ -89,6 +144,8 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: 
 
 
 def _report(message: str, hint: str | None) -> None:
+    from sora_core.text import printable
+
     # Messages may quote a registry's answer or a file's text: no escape sequence reaches the terminal.
     sys.stderr.write(printable(message, one_line=False) + "\n")
     if hint:
