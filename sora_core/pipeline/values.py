@@ -7,6 +7,7 @@
 * ``CLIP.mp4``, ``CLIP.gif`` or a folder of ``.png``/``.jpg`` frames: a video ``(1, 3, T, H, W)`` in
   ``[-1, 1]`` (for a ``float`` port);
 * JSON (``[[1, 2], [3, 4]]``, ``3.5``, ``true``): a tensor of the port's dtype;
+* for a ``str`` port, a JSON list of strings (``["a red ball", "a blue cube"]``): a batch of texts;
 * anything else: text (a ``str`` port gets a one-item list).
 """
 
@@ -40,10 +41,31 @@ def parse_value(name: str, text: str, spec: dict[str, Any], generator: torch.Gen
     if is_file:
         return _from_safetensors(name, Path(path + ".safetensors"), tensor_name.removeprefix(":"), spec)
     if dtype == "str":
-        return [text]
+        return _texts(name, text, spec)
     if text.lower().endswith(VIDEO_FILE_SUFFIXES) or _is_dir(text):
         return _from_video(name, Path(text))
     return _from_json(name, text, spec)
+
+
+def _texts(name: str, text: str, spec: dict[str, Any]) -> list[str]:
+    """A ``str`` port's batch: a JSON list of strings as it is, any other text as a one-item list."""
+    if not text.lstrip().startswith("["):
+        return [text]
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return [text]  # text that only starts with a bracket ("[draft] a red ball")
+    hint = 'write one text, or a JSON list of texts: --input \'prompt=["a red ball", "a blue cube"]\''
+    if not data:  # text starting with '[' that parses is a JSON list
+        raise PortError(f"input {name!r}: {_shown(text)} is an empty list; the port expects {_expects(spec)}", hint)
+    wrong = next((item for item in data if not isinstance(item, str)), None)
+    if any(not isinstance(item, str) for item in data):
+        raise PortError(
+            f"input {name!r}: {_shown(text)} holds {json.dumps(wrong)[:40]}, not text; the port expects "
+            f"{_expects(spec)}",
+            hint,
+        )
+    return data
 
 
 def _is_dir(text: str) -> bool:
