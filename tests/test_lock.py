@@ -123,6 +123,61 @@ def test_runtime_particles_record_no_distribution(registry: Registry) -> None:
     assert node["class"] == f"{__name__}:WideAttention"
 
 
+def pretrained_wrapper(registry: Registry, source: Path, names: dict[str, str] | None = None) -> type:
+    """A user's wrapper whose constructor loads a pretrained file it finds installed (here: ``source``)."""
+
+    def __init__(self: Any, config: Any = None, **overrides: Any) -> None:
+        registry.get_class(ATTENTION).__init__(self, config, **overrides)
+        self.scale = json.loads(source.read_text(encoding="utf-8"))["scale"]  # what "loading" reads
+
+    def loaded_files(self: Any) -> dict[str, Path]:
+        return {name: source.parent / file for name, file in (names or {"my-model/scale.json": source.name}).items()}
+
+    return subclass(
+        registry, "PretrainedAttention", pretrained_on_create=True, __init__=__init__, loaded_files=loaded_files
+    )
+
+
+def test_files_a_particle_loads_itself_are_pinned_and_their_drift_refused(registry: Registry, tmp_path: Path) -> None:
+    source = tmp_path / "scale.json"
+    source.write_text('{"scale": 1.0}', encoding="utf-8")
+    registry.register("pretrained-attention", pretrained_wrapper(registry, source))
+    pipe = Pipeline.from_template("seed", registry=registry)
+    pipe.swap("attention", "runtime:pretrained-attention")
+    lock = write_lock(pipe, tmp_path / "seed.lock.json")
+    locked = read_lock(lock)["nodes"]["attention"]["files"]
+    assert locked == {"my-model/scale.json": sha256_file(source)}
+    check_lock(pipe, lock)
+
+    source.write_text('{"scale": 2.0}', encoding="utf-8")  # the installed model changed under the pipeline
+    pipe.swap("attention", "runtime:pretrained-attention")
+    with pytest.raises(LockDriftError) as caught:
+        check_lock(pipe, lock)
+    assert (
+        ": node 'attention': weight file my-model/scale.json sha256 changed "
+        f"(locked {locked['my-model/scale.json'][:12]}..., now {sha256_file(source)[:12]}...)"
+    ) in str(caught.value)
+
+
+def test_loaded_files_that_are_missing_or_clash_with_weight_files_are_refused(
+    registry: Registry, tmp_path: Path
+) -> None:
+    source = tmp_path / "scale.json"
+    source.write_text('{"scale": 1.0}', encoding="utf-8")
+    registry.register("gone", pretrained_wrapper(registry, source, {"my-model/gone.json": "gone.json"}))
+    pipe = Pipeline.from_template("seed", registry=registry)
+    pipe.swap("attention", "runtime:gone")
+    with pytest.raises(LockFileError, match=r"node 'attention' .* names 'my-model/gone.json' .* is not a file"):
+        lock_data(pipe)
+
+    weights = tmp_path / "saved"
+    registry.register("clash", pretrained_wrapper(registry, source, {"config.json": "scale.json"}))
+    registry.create("runtime:clash").save_pretrained(weights)
+    pipe.swap("attention", "runtime:clash", weights=str(weights))
+    with pytest.raises(LockFileError, match=r"names config\.json both as a weight file and as a file it loaded"):
+        lock_data(pipe)
+
+
 # --- drift -------------------------------------------------------------------------------------------------
 
 

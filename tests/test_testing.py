@@ -319,6 +319,31 @@ def test_wrong_output_shape_fails_forward_shapes() -> None:
     assert "dimension 1 (D) is 7, declared D=6" in problems["forward-shapes"]
 
 
+def test_a_pretrained_on_create_particle_must_name_the_files_it_loaded(tmp_path: Path) -> None:
+    class Unpinned(ToyEncoder):
+        pretrained_on_create = True  # says its constructor loads weights, but names no files for a lock
+
+    problems = failed(check_particle(Unpinned))
+    assert set(problems) == {"loaded-files"}
+    assert "loaded_files() names no files, so `sora lock` cannot pin" in problems["loaded-files"]
+
+    weights = tmp_path / "weights.safetensors"
+    weights.write_bytes(b"stand-in")
+
+    class Pinned(Unpinned):
+        def loaded_files(self) -> dict[str, Any]:
+            return {"my-model/weights.safetensors": weights, "/abs/name": weights, "my-model/gone": tmp_path / "gone"}
+
+    problems = failed(check_particle(Pinned))
+    assert problems["loaded-files"] == (
+        f"loaded_files(): name '/abs/name' is not a relative name (say 'PACKAGE/FILE'); "
+        f"'my-model/gone': {tmp_path / 'gone'} is not a file"
+    )
+    results = check_particle(type("Good", (Unpinned,), {"loaded_files": lambda self: {"my-model/w": weights}}))
+    assert [r.name for r in results] == [*CHECKS, "loaded-files"]
+    assert failed(results) == {}
+
+
 def test_sequence_first_lstm_fails_batch_independent() -> None:
     problems = failed(check_particle(SequenceFirst))
     assert set(problems) == {"batch-independent"}

@@ -28,7 +28,9 @@ every weight file. ``sora lock`` writes one; ``sora run --locked`` refuses to ru
     }
 
 Weight hashes come from the ``manifest.json`` that ``save_pretrained`` writes (loading already checked every
-file against it), so locking does not read the weights again. This module imports no torch.
+file against it), so locking does not read the weights again. Files a particle reads from elsewhere (the pretrained
+weights a ``pretrained_on_create`` particle loads in its constructor) are hashed under the names its
+``loaded_files()`` gives them. This module imports no torch.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     "FORMAT",
     "LockFileError",
     "check_lock",
+    "loaded_files",
     "lock_data",
     "lock_drift",
     "read_lock",
@@ -187,8 +190,21 @@ def _node(pipe: Pipeline, name: str) -> dict[str, Any]:
         "weights": node_spec.weights,
         "device": node_spec.device,
         "dtype": node_spec.dtype,
-        "files": weight_files(node_spec, info, pipe.base_dir, cls),
+        "files": _files(pipe, name, info, cls),
     }
+
+
+def _files(pipe: Pipeline, name: str, info: ParticleInfo, cls: type[Particle]) -> dict[str, str]:
+    """The node's weight files and the files its particle loaded itself, which must not share a name."""
+    weights = weight_files(pipe.spec.nodes[name], info, pipe.base_dir, cls)
+    loaded = loaded_files(pipe.nodes[name], name)
+    clash = sorted(set(weights) & set(loaded))
+    if clash:
+        raise LockFileError(
+            f"node {name!r} ({info.full_name}) names {', '.join(clash)} both as a weight file and as a file it loaded",
+            "give the particle's loaded_files() names that say where each file comes from (package/file)",
+        )
+    return {**weights, **loaded}
 
 
 def weight_files(
@@ -217,6 +233,23 @@ def weight_files(
     if path.is_dir():
         return {p.name: sha256_file(p) for p in sorted(path.iterdir()) if is_weights_dir_file(p)}
     return {}
+
+
+def loaded_files(particle: Particle, node: str = "") -> dict[str, str]:
+    """The sha256 of each file ``particle`` read outside a weights folder (its
+    :meth:`~sora_core.particle.Particle.loaded_files`: the pretrained weights a ``pretrained_on_create`` particle
+    loads in its constructor), by the name the particle gives it."""
+    where = f"node {node!r} ({particle.display_name()})" if node else particle.display_name()
+    hashes = {}
+    for name, location in sorted(particle.loaded_files().items()):
+        path = Path(location)
+        if not path.is_file():
+            raise LockFileError(
+                f"{where} names {name!r} among the files it loaded, but {path} is not a file",
+                "reinstall the package that provides it, or fix the particle's loaded_files()",
+            )
+        hashes[str(name)] = sha256_file(path)
+    return hashes
 
 
 # --- writing and reading ------------------------------------------------------------------------------------------

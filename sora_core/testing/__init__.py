@@ -24,6 +24,8 @@ The checks, each reported as a :class:`CheckResult`:
 ``config-json``     the config round-trips through JSON, and the default config is valid
 ``deterministic``   two particles built under the same seed have equal weights and outputs, and one
                     particle called twice under the same seed gives equal outputs
+``loaded-files``    (only for ``pretrained_on_create`` classes) ``loaded_files()`` names, by relative names,
+                    the existing files the constructor loaded, which ``sora lock`` pins
 ``manifest``        (only when checked by name) the installed manifest matches what the code declares
 
 Example inputs: float ports get ``randn``, int ports ids in ``[0, 8)``, bool ports ``True``, ``str``
@@ -50,6 +52,7 @@ from sora_core.testing.checks import (
     check_deterministic,
     check_forward,
     check_kind,
+    check_loaded_files,
     check_manifest,
     check_ports,
     check_save_load,
@@ -129,6 +132,8 @@ def check_particle(
         ("config-json", lambda: check_config_json(subject)),
         ("deterministic", lambda: check_deterministic(subject)),
     ]
+    if cls.pretrained_on_create:
+        checks.append(("loaded-files", lambda: check_loaded_files(subject)))
     if info is not None:
         checks.append(("manifest", lambda: check_manifest(subject, info)))
     with torch.random.fork_rng(devices=[]):

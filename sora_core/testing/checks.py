@@ -294,6 +294,28 @@ def check_deterministic(subject: Subject) -> str:
     return f"same seed {subject.seed}: same weights and outputs"
 
 
+def check_loaded_files(subject: Subject) -> str:
+    """A ``pretrained_on_create`` particle names the files its constructor loaded, so that a lock can pin them."""
+    try:
+        named = dict(subject.particle.loaded_files())
+    except Exception as exc:
+        raise Failed(f"loaded_files() failed: {error_text(exc)}") from exc
+    if not named:
+        raise Failed(
+            f"{subject.cls.__qualname__} sets pretrained_on_create but its loaded_files() names no files, so "
+            "`sora lock` cannot pin the weights its constructor loads; return {'PACKAGE/FILE': path} for each"
+        )
+    problems = []
+    for name, location in named.items():
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            problems.append(f"name {name!r} is not a relative name (say 'PACKAGE/FILE')")
+        elif not Path(location).is_file():
+            problems.append(f"{name!r}: {location} is not a file")
+    if problems:
+        raise Failed("loaded_files(): " + "; ".join(problems))
+    return "loaded: " + ", ".join(sorted(named))
+
+
 def check_manifest(subject: Subject, info: ParticleInfo) -> str:
     from sora_core.manifest_builder import describe_class
 

