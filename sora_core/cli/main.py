@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "catalog_commands",
     "load_command",
     "pipeline_commands",
+    "template_commands",
     "import_command",
     "new_command",
     "publish_commands",
@@ -48,6 +49,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline_commands", "run a pipeline from a spec file or an installed template"),
     "graph": ("pipeline_commands", "draw a pipeline as Mermaid, Graphviz DOT or a self-contained HTML page"),
     "lock": ("pipeline_commands", "pin each node's distribution, class, config and weight hashes"),
+    "templates": ("template_commands", "list the installed pipeline templates: inputs, outputs, what"),
+    "show": ("template_commands", "print an installed pipeline template as YAML, ready to copy and edit"),
     "import": (
         "import_command",
         "write a pipeline spec that runs a model folder of another library (e.g. diffusers)",
