@@ -2,27 +2,30 @@
 
 Discovery walks ``sys.path`` for distributions with ``sora.particles`` or
 ``sora.plugins`` entry points, and reads each plugin's static manifest. What it
-reads is cached per distribution, keyed on the distribution's name, version and
-the stat of its files (``RECORD``, ``entry_points.txt``, the manifests), so a
-second listing re-reads nothing that did not change. No torch, pydantic or
-plugin module is imported here.
+reads is cached per distribution, keyed on the stat of its files (``RECORD``,
+``entry_points.txt``, the manifests), so a second listing re-reads nothing that
+did not change. No torch, pydantic or plugin module is imported here.
+
+What the cache keeps is the outcome of reading a distribution: its particles,
+kinds, spaces, templates and problems, validated when they were read. A warm
+listing only stats those files and rebuilds the objects from the cache, without
+reading, parsing or validating a manifest again (the manifest modules are not
+even imported then).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
-from importlib.machinery import PathFinder
-from pathlib import Path
 from typing import Any
 
 from sora_core.discovery_cache import DiscoveryCache, file_stamp
 from sora_core.errors import ManifestError
 from sora_core.kinds import BUILTIN_KINDS, KindSpec
-from sora_core.manifest import MANIFEST_NAME, load_manifest_json, parse_manifest, particle_info
 from sora_core.metadata import ParticleInfo, PluginProblem
+from sora_core.ports import PortSpec
+from sora_core.shapes import Dim, parse_shape
 from sora_core.spaces import SpaceSpec
 from sora_core.text import canonical_dist_name
 
@@ -39,7 +42,8 @@ class PluginDistribution:
     version: str
     path: str
     entry_points: dict[str, dict[str, str]]
-    manifests: dict[str, Any]
+    #: the manifest file of each package its particles live in (``<package ... not found>`` when none was found)
+    manifest_paths: list[str] = field(default_factory=list)
 
     @property
     def plugin_modules(self) -> dict[str, str]:
@@ -62,16 +66,16 @@ def discover(paths: list[str] | None = None, cache: DiscoveryCache | None = None
     """Find every sora plugin on ``paths`` (default ``sys.path``) and build a :class:`Catalog`."""
     cache = cache if cache is not None else DiscoveryCache.default()
     catalog = Catalog()
-    for dist in _plugin_distributions(paths if paths is not None else sys.path, cache):
+    for dist, found in _plugin_distributions(paths if paths is not None else sys.path, cache):
         catalog.distributions.append(dist)
-        _add_distribution(catalog, dist)
+        _merge(catalog, dist, found)
     cache.save()
     return catalog
 
 
-def _plugin_distributions(paths: list[str], cache: DiscoveryCache) -> list[PluginDistribution]:
+def _plugin_distributions(paths: list[str], cache: DiscoveryCache) -> list[tuple[PluginDistribution, dict[str, Any]]]:
     seen: set[str] = set()
-    found: list[PluginDistribution] = []
+    found: list[tuple[PluginDistribution, dict[str, Any]]] = []
     for entry in paths:
         directory = entry or os.getcwd()
         try:
@@ -90,9 +94,9 @@ def _plugin_distributions(paths: list[str], cache: DiscoveryCache) -> list[Plugi
             seen.add(key)
             if ep_stamp is None:
                 continue
-            dist = _load_distribution(info_dir, ep_stamp, cache, paths)
-            if dist is not None:
-                found.append(dist)
+            loaded = _load_distribution(info_dir, ep_stamp, cache, paths)
+            if loaded is not None:
+                found.append(loaded)
     return found
 
 
@@ -104,33 +108,60 @@ def _name_version(dirname: str) -> tuple[str, str]:
 
 def _load_distribution(
     info_dir: str, ep_stamp: list[int], cache: DiscoveryCache, paths: list[str]
-) -> PluginDistribution | None:
+) -> tuple[PluginDistribution, dict[str, Any]] | None:
+    """The distribution and what it contributes (see :func:`_examine`), from the cache while its files are unchanged."""
     record_stamp = file_stamp(os.path.join(info_dir, "RECORD"))
     cached = cache.get(info_dir)
-    if cached is not None:
-        manifest_stamps = {p: file_stamp(p) for p in cached["manifests"]}
-        if cached["stamp"] == [ep_stamp, record_stamp, manifest_stamps]:
-            return _from_cache(info_dir, cached)
-    entry_points = parse_entry_points(Path(info_dir, "entry_points.txt").read_text(encoding="utf-8", errors="replace"))
+    if isinstance(cached, dict):
+        try:
+            stamp = cached["stamp"]
+            if stamp[:2] == [ep_stamp, record_stamp] and all(file_stamp(p) == s for p, s in stamp[2].items()):
+                data = cached["dist"]
+                if data is None:
+                    return None
+                dist = PluginDistribution(data["name"], data["version"], info_dir, data["entry_points"], list(stamp[2]))
+                return dist, cached["found"]
+        except (KeyError, TypeError, AttributeError, IndexError):
+            pass  # an entry of another shape: read the distribution again
+    return _read_distribution(info_dir, ep_stamp, record_stamp, cache, paths)
+
+
+def _read_distribution(
+    info_dir: str, ep_stamp: list[int], record_stamp: list[int] | None, cache: DiscoveryCache, paths: list[str]
+) -> tuple[PluginDistribution, dict[str, Any]] | None:
+    with open(os.path.join(info_dir, "entry_points.txt"), encoding="utf-8", errors="replace") as handle:
+        entry_points = parse_entry_points(handle.read())
     if not any(group in entry_points for group in _GROUPS):
-        cache.put(info_dir, {"stamp": [ep_stamp, record_stamp, {}], "manifests": {}, "dist": None})
+        cache.put(info_dir, {"stamp": [ep_stamp, record_stamp, {}], "dist": None})
         return None
     name, version = _metadata_name_version(info_dir)
     manifests: dict[str, Any] = {}
     for path in _manifest_paths(entry_points, paths):
         try:
-            manifests[path] = load_manifest_json(Path(path))
+            manifests[path] = load_manifest_json(_as_path(path))
         except ManifestError as exc:
             manifests[path] = {"__error__": exc.message}
-    dist_data = {"name": name, "version": version, "entry_points": entry_points, "manifests": manifests}
+    dist = PluginDistribution(name, version, info_dir, entry_points, list(manifests))
+    found = _examine(dist, manifests)
     stamp = [ep_stamp, record_stamp, {p: file_stamp(p) for p in manifests}]
-    cache.put(info_dir, {"stamp": stamp, "manifests": list(manifests), "dist": dist_data})
-    return PluginDistribution(path=info_dir, **dist_data)
+    cache.put(
+        info_dir,
+        {"stamp": stamp, "dist": {"name": name, "version": version, "entry_points": entry_points}, "found": found},
+    )
+    return dist, found
 
 
-def _from_cache(info_dir: str, cached: dict[str, Any]) -> PluginDistribution | None:
-    data = cached["dist"]
-    return None if data is None else PluginDistribution(path=info_dir, **data)
+def load_manifest_json(path: Any) -> Any:
+    """:func:`sora_core.manifest.load_manifest_json`, imported only when a manifest is actually read."""
+    from sora_core.manifest import load_manifest_json as load
+
+    return load(path)
+
+
+def _as_path(path: str) -> Any:
+    from pathlib import Path
+
+    return Path(path)
 
 
 def parse_entry_points(text: str) -> dict[str, dict[str, str]]:
@@ -175,6 +206,11 @@ def _manifest_paths(entry_points: dict[str, dict[str, str]], search_paths: list[
     The package is looked up on the searched paths first, then through the whole
     import system (editable installs register their own finders).
     """
+    import importlib.util
+    from importlib.machinery import PathFinder
+
+    from sora_core.manifest import MANIFEST_NAME
+
     packages = {value.split(":")[0].split(".")[0] for value in entry_points.get(PARTICLES_GROUP, {}).values()}
     manifests = []
     for package in sorted(packages):
@@ -189,42 +225,129 @@ def _manifest_paths(entry_points: dict[str, dict[str, str]], search_paths: list[
     return manifests
 
 
-def _add_distribution(catalog: Catalog, dist: PluginDistribution) -> None:
+def _examine(dist: PluginDistribution, raw_manifests: dict[str, Any]) -> dict[str, Any]:
+    """Validate what ``dist`` contributes, as the JSON the cache keeps: particles, kinds, spaces, templates, problems.
+
+    ``raw_manifests`` maps each manifest path to its JSON (``{"__error__": message}`` when unreadable).
+    """
+    from sora_core.manifest import parse_manifest, particle_info
+
     particles = dist.entry_points.get(PARTICLES_GROUP, {})
+    found: dict[str, Any] = {"particles": [], "problems": [], "kinds": [], "spaces": [], "templates": []}
+    problems = found["problems"]
     manifests = {}
-    for path, data in dist.manifests.items():
+    for path, data in raw_manifests.items():
         if path.startswith("<package"):
-            catalog.problems.append(PluginProblem(dist.name, f"{path[1:-1]} on sys.path", "reinstall the plugin"))
+            problems.append([f"{path[1:-1]} on sys.path", "reinstall the plugin", None])
             continue
         try:
             if isinstance(data, dict) and "__error__" in data:
                 raise ManifestError(data["__error__"], "regenerate it with `sora manifest DIST --write`")
-            manifests[path] = parse_manifest(data, Path(path))
+            manifests[path] = parse_manifest(data, _as_path(path))
         except ManifestError as exc:
-            catalog.problems.append(PluginProblem(dist.name, exc.message, exc.hint or ""))
+            problems.append([exc.message, exc.hint or "", None])
     for manifest in manifests.values():
-        for kind in manifest.kinds:
-            catalog.kinds.setdefault(kind.name, kind)
-        for space in manifest.spaces:
-            catalog.spaces.setdefault(space.tag, space)
-        for template in manifest.templates:
-            catalog.templates.setdefault(template, dist.name)
+        found["kinds"] += [kind.to_dict() for kind in manifest.kinds]
+        found["spaces"] += [[space.tag, space.description] for space in manifest.spaces]
+        found["templates"] += manifest.templates
+    wanted: list[tuple[str, str, Any]] = []  # (particle, entry point, its manifest) in listing order
     for name, value in particles.items():
         package = value.split(":")[0].split(".")[0]
         manifest = next((m for p, m in manifests.items() if _package_of(p) == package), None)
-        if manifest is None:
-            continue  # already reported as a manifest problem
+        if manifest is not None:  # else already reported as a manifest problem
+            wanted.append((name, value, manifest))
+    for manifest in manifests.values():  # particles a hook contributes: no entry point of their own
+        wanted += [
+            (name, "", manifest)
+            for name, entry in manifest.particles.items()
+            if name not in particles and isinstance(entry, dict) and entry.get("source") == "hook"
+        ]
+    for name, value, manifest in wanted:
         try:
-            catalog.particles.append(particle_info(manifest, name, dist.name, dist.version, value))
+            info = particle_info(manifest, name, dist.name, dist.version, value)
         except ManifestError as exc:
-            catalog.problems.append(PluginProblem(dist.name, exc.message, exc.hint or "", particle=name))
-    for manifest in manifests.values():
-        for name, entry in manifest.particles.items():
-            if name not in particles and isinstance(entry, dict) and entry.get("source") == "hook":
-                try:
-                    catalog.particles.append(particle_info(manifest, name, dist.name, dist.version, ""))
-                except ManifestError as exc:
-                    catalog.problems.append(PluginProblem(dist.name, exc.message, exc.hint or "", particle=name))
+            problems.append([exc.message, exc.hint or "", name])
+            continue
+        found["particles"].append(_info_to_json(info))
+    return found
+
+
+def _merge(catalog: Catalog, dist: PluginDistribution, found: dict[str, Any]) -> None:
+    """Add what one distribution contributes (:func:`_examine`'s JSON) to ``catalog``; the first kind,
+    space or template of a name wins."""
+    for kind in found["kinds"]:
+        if kind["name"] not in catalog.kinds:
+            catalog.kinds[kind["name"]] = _kind_from_json(kind)
+    for tag, description in found["spaces"]:
+        if tag not in catalog.spaces:
+            catalog.spaces[tag] = SpaceSpec(tag, description)
+    for template in found["templates"]:
+        catalog.templates.setdefault(template, dist.name)
+    catalog.particles += [_info_from_json(data, dist) for data in found["particles"]]
+    catalog.problems += [
+        PluginProblem(dist.name, reason, hint, particle) for reason, hint, particle in found["problems"]
+    ]
+
+
+def _info_to_json(info: ParticleInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "entry_point": info.entry_point,
+        "kind": info.kind,
+        "description": info.description,
+        "inputs": {name: _port_to_json(spec) for name, spec in info.inputs.items()},
+        "outputs": {name: _port_to_json(spec) for name, spec in info.outputs.items()},
+        "config_schema": info.config_schema,
+        "default_config": info.default_config,
+        "default_weights": info.default_weights,
+        "pretrained_on_create": info.pretrained_on_create,
+        "source": info.source,
+    }
+
+
+def _port_to_json(spec: PortSpec) -> list[Any]:
+    return [spec.dtype, spec.shape, spec.space, spec.optional, spec.description]
+
+
+# The objects below are rebuilt from what _examine validated when the distribution was read, so they
+# are made without validating again: that is the point of a warm listing.
+
+
+def _info_from_json(data: dict[str, Any], dist: PluginDistribution) -> ParticleInfo:
+    info = object.__new__(ParticleInfo)
+    info.__dict__.update(
+        data,
+        dist=dist.name,
+        dist_version=dist.version,
+        inputs={name: _port_from_json(spec) for name, spec in data["inputs"].items()},
+        outputs={name: _port_from_json(spec) for name, spec in data["outputs"].items()},
+    )
+    return info
+
+
+_SHAPES: dict[str, tuple[Dim, ...]] = {}  # parsed shapes are immutable: one parse per distinct shape string
+
+
+def _port_from_json(data: list[Any]) -> PortSpec:
+    dtype, shape, space, optional, description = data
+    dims = _SHAPES.get(shape)
+    if dims is None:
+        dims = _SHAPES[shape] = parse_shape(shape)
+    spec = object.__new__(PortSpec)
+    spec.__dict__.update(dtype=dtype, shape=shape, space=space, optional=optional, description=description, dims=dims)
+    return spec
+
+
+def _kind_from_json(data: dict[str, Any]) -> KindSpec:
+    return KindSpec(
+        name=data["name"],
+        description=data["description"],
+        inputs=tuple(data["inputs"]),
+        outputs=tuple(data["outputs"]),
+        inputs_one_of=tuple(data["inputs_one_of"]),
+        learned=data["learned"],
+        contributed_by=data["contributed_by"],
+    )
 
 
 def _package_of(manifest_path: str) -> str:

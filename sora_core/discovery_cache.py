@@ -1,7 +1,8 @@
 """The on-disk cache of what discovery read from each distribution.
 
 One JSON file, keyed by the distribution's metadata directory; each entry keeps
-the stat stamps it was read under. A stale, corrupt or unwritable cache is
+the stat stamps it was read under and what discovery validated then (format 2:
+particles, kinds, spaces, templates and problems, not the raw manifests). A stale, corrupt or unwritable cache is
 never an error: discovery just reads the plugins again.
 """
 
@@ -12,9 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sora_core.atomic import atomic_write_text
-
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def file_stamp(path: str) -> list[int] | None:
@@ -71,6 +70,8 @@ class DiscoveryCache:
             self._dirty = True
         if not self._dirty:
             return
+        from sora_core.atomic import atomic_write_text  # (tempfile) only when there is something to write
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # json.dumps uses the C encoder; json.dump to a file does not.

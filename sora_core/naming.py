@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from sora_core.errors import AmbiguousNameError, ParticleNotFoundError
@@ -27,6 +26,8 @@ def resolve(name: str, particles: Iterable[ParticleInfo]) -> ParticleInfo:
         return matches[0]
     if len(matches) > 1:
         raise AmbiguousNameError(name, [p.full_name for p in matches])
+    import difflib  # only for the error's close matches
+
     known = sorted({p.full_name for p in candidates} | {p.name for p in candidates})
     raise ParticleNotFoundError(name, difflib.get_close_matches(name, known, n=3, cutoff=0.5))
 
