@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from sora_core import registry
@@ -34,10 +35,23 @@ def run_list(args: argparse.Namespace) -> int:
     rows = [
         (p.full_name, p.kind, _ports_summary(p.inputs), _ports_summary(p.outputs), p.description) for p in particles
     ]
-    print_table(f"{len(particles)} particles", ("NAME", "KIND", "INPUTS", "OUTPUTS", "DESCRIPTION"), rows)
+    if rows:
+        print_table(f"{len(particles)} particles", ("NAME", "KIND", "INPUTS", "OUTPUTS", "DESCRIPTION"), rows)
+    else:
+        sys.stdout.write(_nothing_listed(args) + "\n")
     for problem in problems:
         warn(f"{problem.subject} is broken: {problem.reason} (run `sora doctor`)")
     return 0
+
+
+def _nothing_listed(args: argparse.Namespace) -> str:
+    """Why ``sora list`` shows no particle: none installed, or none matching its filters."""
+    asked = [repr(args.pattern)] if args.pattern else []
+    asked += [f"--{flag} {value}" for flag, value in (("kind", args.kind), ("space", args.space)) if value]
+    if asked:
+        installed = len(registry.list())
+        return f"no particles match {' '.join(asked)} ({installed} installed; `sora list` shows them all)"
+    return "no particles installed: install a plugin (`sora install NAME`, `pip install ...`) or write one (`sora new`)"
 
 
 def run_info(args: argparse.Namespace) -> int:

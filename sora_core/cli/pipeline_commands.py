@@ -276,6 +276,9 @@ def run_graph(args: argparse.Namespace) -> int:
     text = {"mermaid": render.to_mermaid, "dot": render.to_dot, "html": render.to_html}[args.format](description)
     if args.output:
         _write_text(Path(args.output), text)
+        drawing = {"mermaid": "a Mermaid", "dot": "a Graphviz DOT", "html": "an HTML"}[args.format]
+        timed = " with node times" if trace else ""
+        print(f"wrote {args.output}: {drawing} drawing of pipeline {pipe.name!r} ({len(pipe.nodes)} nodes){timed}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0

@@ -77,9 +77,10 @@ def run_publish(args: argparse.Namespace) -> int:
     if not (project / "pyproject.toml").is_file():
         raise PackageError(f"{project} has no pyproject.toml", "pass the plugin project directory")
     client = None
-    if not args.dry_run:  # fail on a missing registry or token before spending time on the build
+    if not args.dry_run:  # fail on a missing registry, a bad token or a published version before the build
         url = registry_url(args.registry)
         client = RegistryClient(url, registry_token(url))
+        _check_upload(client, project)
     with tempfile.TemporaryDirectory(prefix="sora-publish-") as temporary:
         out = Path(args.dist_dir) if args.dist_dir else Path(temporary)
         kinds = ("wheel",) if args.no_sdist else ("wheel", "sdist")
@@ -106,6 +107,32 @@ def run_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_upload(client: Any, project: Path) -> None:
+    """One request: does the registry take this token, and is the project's version new? (Before ~20 s of build.)"""
+    name, version = _project_name_and_version(project)
+    if name is None:
+        return  # the build names the problem
+    answer = client.check_upload(name, version)
+    if answer is not None:
+        _say(f"{client.url} accepts {name} {version or '(version set at build time)'} from {answer.get('user')}")
+
+
+def _project_name_and_version(project: Path) -> tuple[str | None, str | None]:
+    """``[project]`` ``name`` and ``version`` of ``pyproject.toml`` (``None`` for what is dynamic or absent)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8")).get("project")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None, None
+    if not isinstance(table, dict):
+        return None, None
+    name, version = table.get("name"), table.get("version")
+    return (name if isinstance(name, str) else None), (version if isinstance(version, str) else None)
+
+
 def run_search(args: argparse.Namespace) -> int:
     from sora_core.registry_client import RegistryClient, registry_url
 
@@ -118,6 +145,18 @@ def run_search(args: argparse.Namespace) -> int:
     particles = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
     rows = [(p.get("name", ""), p.get("version", ""), p.get("kind", ""), p.get("description", "")) for p in particles]
     total = result.get("total")
+    if not particles:
+        asked = " ".join(
+            part
+            for part in (
+                repr(args.query) if args.query else "",
+                f"--kind {args.kind}" if args.kind else "",
+                f"--space {args.space}" if args.space else "",
+            )
+            if part
+        )
+        sys.stdout.write(f"no particles on {client.url}" + (f" match {asked}" if asked else "") + "\n")
+        return 0
     shown = f"{len(particles)} of {total if isinstance(total, int) else len(particles)}"
     print_table(f"{shown} particles on {client.url}", ("NAME", "VERSION", "KIND", "DESCRIPTION"), rows)
     return 0
@@ -133,14 +172,16 @@ def run_install(args: argparse.Namespace) -> int:
         if args.extra_index_url:
             command += ["--extra-index-url", args.extra_index_url]
         pins = _torch_pin()
+        if args.dry_run:  # the temporary constraints file would be gone: name one for the reader to write
+            shown = [*command, *(["--constraint", "constraints.txt"] if pins else []), requirement]
+            note = f"\n# constraints.txt (write it first) holds: {pins}" if pins else ""
+            sys.stdout.write(" ".join(shown) + note + "\n")
+            return 0
         if pins:
             constraints = Path(temporary) / "constraints.txt"
             constraints.write_text(pins + "\n", encoding="utf-8")
             command += ["--constraint", str(constraints)]
         command.append(requirement)
-        if args.dry_run:
-            sys.stdout.write(" ".join(command) + (f"\n# constraints: {pins}" if pins else "") + "\n")
-            return 0
         result = subprocess.run(command)
     if result.returncode:
         raise RegistryClientError(
