@@ -32,6 +32,9 @@ def printable(text: object, *, one_line: bool = True) -> str:
     table cell or a one-line message); otherwise they are kept.
     """
     result = str(text)
+    if result.isprintable():
+        # Nothing to remove: every control character, line break and bidi override is non-printable (Cc or Cf).
+        return result
     if one_line:
         result = _LINE_BREAKS.sub(" ", result)
     return _UNPRINTABLE.sub("", _ESCAPE_SEQUENCES.sub("", result))

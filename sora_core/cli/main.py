@@ -65,12 +65,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, others: bool = True) -> argparse.ArgumentParser:
     """The ``sora`` parser with every command's arguments, or only ``command``'s when it is given.
 
     With ``command`` (a name in :data:`COMMANDS`) only that command's module is imported; the other
-    commands are listed with their help but take no arguments. ``sora --help`` passes ``""``: no
-    command module at all. Without ``command`` every module is imported.
+    commands are listed with their help but take no arguments (with ``others=False`` they are left out:
+    the parser then serves that command only, not the top-level help). ``sora --help`` passes ``""``:
+    no command module at all. Without ``command`` every module is imported.
     """
     parser = argparse.ArgumentParser(
         prog="sora",
@@ -85,7 +86,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     wanted = COMMANDS[command][0] if command else None
     for name, (module, help_text) in COMMANDS.items():
         if module != wanted:
-            commands.add_parser(name, help=help_text)
+            if others:
+                commands.add_parser(name, help=help_text)
         elif name == command:
             # The module defines all of its commands at once, at the place of the one being run; the others
             # are skipped below. Its commands are adjacent in the table, so the listed order stays the same.
@@ -95,20 +97,23 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    return run_cli(build_parser(_command_of(argv)), argv, "sora-core or a plugin")
+    command, options_first = _command_of(argv)
+    # The other commands are needed only for the top-level help, which an option before the command may ask for.
+    return run_cli(build_parser(command, others=options_first or not command), argv, "sora-core or a plugin")
 
 
-def _command_of(argv: Sequence[str]) -> str:
-    """The command word of ``argv`` (the first argument that is not an option), or ``""`` when there is none.
+def _command_of(argv: Sequence[str]) -> tuple[str, bool]:
+    """The command word of ``argv`` (the first argument that is not an option, ``""`` when there is none),
+    and whether an option comes before it.
 
     The top-level options (``--help``, ``--version``) take no value, so nothing else can come first.
     """
-    for arg in argv:
+    for index, arg in enumerate(argv):
         if arg == "--":
             break
         if not arg.startswith("-"):
-            return arg
-    return ""
+            return arg, index > 0
+    return "", bool(argv)
 
 
 def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None, owner: str) -> int:
