@@ -87,7 +87,7 @@ def registry_token(url: str) -> str:
         raise RegistryClientError(
             f"no upload token for registry {url}",
             f'set ${TOKEN_ENV}, or add [registries."{url}"] token = "..." to {path} (chmod 600); '
-            "the registry's admin creates tokens with `sora-registry token create`",
+            "the registry's admin creates tokens with `sora-registry token create --data DIR --user NAME`",
         )
     if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise RegistryClientError(
@@ -107,7 +107,7 @@ class RegistryClient:
     def upload(self, path: Path, sha256: str) -> dict[str, Any]:
         """PUT one distribution file; return the registry's JSON record of it."""
         if not self.token:
-            raise RegistryClientError(f"uploading {path.name} to {self.url} needs a token", f"set ${TOKEN_ENV}")
+            raise RegistryClientError(f"uploading {path.name} to {self.url} needs a token", token_hint(self.url))
         size = path.stat().st_size
         headers = {
             "Authorization": f"Bearer {self.token}",
@@ -118,6 +118,22 @@ class RegistryClient:
         target = f"{self.url}/api/v1/files/{urllib.parse.quote(path.name)}"
         with path.open("rb") as body:
             return self._request("PUT", target, headers=headers, body=body, subject=path.name)
+
+    def check_upload(self, project: str, version: str | None = None) -> dict[str, Any] | None:
+        """Ask the registry whether this token may publish ``version`` of ``project``, before anything is built.
+
+        One ``GET /api/v1/upload-check``: a bad token (401), a project owned by another user (403) or a version
+        already published (409) is a :class:`RegistryClientError`. Returns the registry's answer (``user``,
+        ``project``, ``version``, ``owners``), or ``None`` from a registry too old to have the check (the
+        upload checks the same again).
+        """
+        if not self.token:
+            raise RegistryClientError(f"publishing to {self.url} needs a token", token_hint(self.url))
+        params = {"project": project, **({"version": version} if version else {})}
+        target = f"{self.url}/api/v1/upload-check?{urllib.parse.urlencode(params)}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        subject = f"publishing {project} {version}" if version else f"publishing {project}"
+        return self._request("GET", target, headers=headers, subject=subject, absent_ok=True)
 
     def search(
         self, query: str = "", *, kind: str | None = None, space: str | None = None, limit: int = 50
@@ -136,8 +152,15 @@ class RegistryClient:
         return f"{self.url}/simple/"
 
     def _request(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, body: Any = None, subject: str
-    ) -> dict[str, Any]:
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        subject: str,
+        absent_ok: bool = False,
+    ) -> Any:
         request = urllib.request.Request(url, data=body, method=method, headers={"Accept": "application/json"})
         for key, value in (headers or {}).items():
             request.add_header(key, value)
@@ -145,6 +168,8 @@ class RegistryClient:
             with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
                 return _json_object(response.read(MAX_RESPONSE_BYTES + 1), url)
         except urllib.error.HTTPError as exc:
+            if absent_ok and exc.code in (404, 405):  # an older registry without this route
+                return None
             raise _refusal(exc, subject, self.url) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -175,6 +200,19 @@ def _refusal(exc: urllib.error.HTTPError, subject: str, url: str) -> RegistryCli
     problems = [str(p) for p in listed] if isinstance(listed, list) else []
     detail = "".join(f"\n  - {p}" for p in problems)
     hint = data.get("hint")
+    if exc.code == 401:  # the server's hint speaks HTTP; say where the token comes from and how to get one
+        reason = message.replace("the token in the Authorization header", "it")
+        return RegistryClientError(f"registry {url} does not accept the upload token: {reason}", token_hint(url))
     return RegistryClientError(
         f"registry {url} refused {subject} (HTTP {exc.code}): {message}{detail}", str(hint) if hint else None
+    )
+
+
+def token_hint(url: str) -> str:
+    """How to get an upload token for ``url`` and where to put it."""
+    source = f"${TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else f"the config file {config_path()}"
+    return (
+        f"the token is read from {source}. Ask the registry's administrator for a token; on the registry's "
+        "machine they run `sora-registry token create --data DIR --user NAME`. Then `export "
+        f'{TOKEN_ENV}=sora_...`, or put token = "sora_..." under [registries."{url}"] in {config_path()} (chmod 600)'
     )

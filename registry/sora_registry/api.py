@@ -1,4 +1,4 @@
-"""The JSON API: uploads, catalog search, particle and project metadata, health."""
+"""The JSON API: uploads and their pre-check, catalog search, particle and project metadata, health."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from starlette.responses import JSONResponse
 
 from sora_core.text import canonical_dist_name
 from sora_registry import __version__
-from sora_registry.errors import NotFoundError
+from sora_registry.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from sora_registry.html_layout import url_path
+from sora_registry.names import normalize_project, normalize_version, version_identity
 from sora_registry.search import SearchQuery
 from sora_registry.service import RegistryService
 
@@ -61,6 +62,38 @@ async def upload(request: Request) -> JSONResponse:
         },
         status_code=201,
     )
+
+
+async def upload_check(request: Request) -> JSONResponse:
+    """``GET /api/v1/upload-check?project=P[&version=V]``: would this token's user be allowed to publish?
+
+    One cheap request before a client spends time building: 401 for a missing, unknown or revoked token, 403
+    when another user owns ``P``, 409 when version ``V`` of ``P`` (or a version equal to it under PEP 440) is
+    already published; 200 with the user otherwise. Nothing is stored; the upload itself checks all of it again.
+    """
+    service = _service(request)
+    user = await run_in_threadpool(service.uploader.authenticate, request.headers.get("authorization"))
+    params = request.query_params
+    if not params.get("project"):
+        raise BadRequestError("missing query parameter 'project'", "ask GET /api/v1/upload-check?project=P&version=V")
+    project = normalize_project(params["project"])
+    version = params.get("version")
+    owners = [owner for _, owner in await run_in_threadpool(service.catalog.owners, project)]
+    if owners and user not in owners:
+        raise PermissionDeniedError(
+            f"user {user!r} may not upload to project {project!r}: it is owned by " + ", ".join(map(repr, owners)),
+            f"ask an owner or the administrator to run `sora-registry owner add {project} {user}`",
+        )
+    if version:
+        version = normalize_version(version, f"project {project!r}")
+        files = await run_in_threadpool(service.catalog.files, project)
+        published = [f for f in files if version_identity(f.version) == version_identity(version)]
+        if published:
+            raise ConflictError(
+                f"version {version} of {project!r} is already published ({', '.join(f.filename for f in published)})",
+                "a published version never changes: bump the version in pyproject.toml and publish again",
+            )
+    return JSONResponse({"user": user, "project": project, "version": version, "owners": owners})
 
 
 async def search_particles(request: Request) -> JSONResponse:

@@ -59,6 +59,7 @@ def create_app(service: RegistryService, *, close_on_shutdown: bool = False) -> 
         Route("/simple/{project}", simple_api.simple_project, methods=["GET", "HEAD"]),
         Route("/files/{project}/{filename}", simple_api.serve_file, methods=["GET", "HEAD"]),
         Route("/api/v1/files/{filename:path}", api.upload, methods=["PUT"]),
+        Route("/api/v1/upload-check", api.upload_check, methods=["GET"]),
         Route("/api/v1/particles", api.search_particles, methods=["GET", "HEAD"]),
         Route("/api/v1/particles/{distribution}/{name}", api.particle, methods=["GET", "HEAD"]),
         Route("/api/v1/projects/{project}", api.project, methods=["GET", "HEAD"]),

@@ -17,7 +17,10 @@ from sora_registry.errors import AuthenticationError
 PREFIX = "sora_"
 _TOKEN = re.compile(r"^sora_[A-Za-z0-9_-]{43}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_AUTH_HINT = "send `Authorization: Bearer <token>` with a token from `sora-registry token create --user NAME`"
+_AUTH_HINT = (
+    "send `Authorization: Bearer <token>` with a token the registry's administrator creates with "
+    "`sora-registry token create --data DIR --user NAME`"
+)
 
 
 @dataclass(frozen=True)
@@ -76,5 +79,5 @@ def bearer_secret(authorization: str | None) -> str:
 def unknown_token_error() -> AuthenticationError:
     return AuthenticationError(
         "the token in the Authorization header is unknown or revoked",
-        "ask the registry's administrator for a new token (`sora-registry token create --user NAME`)",
+        "ask the registry's administrator for a new token (`sora-registry token create --data DIR --user NAME`)",
     )
