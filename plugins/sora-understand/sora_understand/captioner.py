@@ -212,16 +212,17 @@ class LatentCaptioner(Captioner):
         return described
 
     def write(self, description: Description) -> str:
-        """The caption of one :class:`Description`."""
+        """The caption of one :class:`Description`: one sentence, starting with a capital letter."""
         cfg = self.config
         if not description.objects:
-            return f"an empty {description.background} background"
+            return f"An empty {description.background} background"
         parts = []
         for obj in description.objects:
             size = "" if obj.motion in cfg.unsized_motions else f"{obj.size} "
             article = "an" if (size or obj.colour)[0] in "aeiou" else "a"
             parts.append(f"{article} {size}{obj.colour} {obj.shape} {cfg.motion_phrases.get(obj.motion, obj.motion)}")
-        return " and ".join(parts) + f" on a {description.background} background"
+        caption = " and ".join(parts) + f" on a {description.background} background"
+        return caption[:1].upper() + caption[1:]
 
     def vocabulary(self) -> dict[str, list[str]]:
         """The words of each attribute group (``colours``, ``shapes``, ``sizes``, ``motions``, ``backgrounds``)."""

@@ -39,7 +39,7 @@ def test_captions_are_written_from_the_detected_words() -> None:
                 for index in (3, 3 + 8, 3 + 8 + 3, 3 + 8 + 3 + 2 + 1):  # red, circle, small, right
                     module.bias[index] = 10.0
     caption = particle(video=torch.zeros(1, 3, 9, 32, 32))["caption"][0]
-    assert caption.startswith("a small red circle moving right")
+    assert caption.startswith("A small red circle moving right")
     assert caption.count(" and ") == 3  # four objects at most, each a local maximum
 
 
@@ -48,8 +48,8 @@ def test_growing_objects_get_no_size_word_and_empty_clips_say_so() -> None:
     from sora_understand.captioner import Description, DetectedObject  # the plugin's own data types
 
     grows = DetectedObject("orange", "triangle", "large", "growing", 0.5, 0.5, 0.9)
-    assert particle.write(Description((grows,), "navy")) == "an orange triangle growing on a navy background"
-    assert particle.write(Description((), "black")) == "an empty black background"
+    assert particle.write(Description((grows,), "navy")) == "An orange triangle growing on a navy background"
+    assert particle.write(Description((), "black")) == "An empty black background"
 
 
 def test_refuses_bad_video_config_and_missing_encoder() -> None:
