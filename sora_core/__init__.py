@@ -2,6 +2,9 @@
 
 The names below are the public API. They are loaded on first use, so importing
 ``sora_core`` stays cheap and imports no torch until a learned particle is needed.
+
+The one-call API (:mod:`sora_core.api`): ``sora_core.generate(prompt, **options)`` returns a
+``Video``; ``load_video(path)``; ``caption``, ``ask`` and ``summarize`` take a path or a ``Video``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ _LAZY = {
     "registry": "sora_core.registry",
     "interfaces": "sora_core.interfaces",
     "testing": "sora_core.testing",
+    # the one-call API: torch is imported when a function is called, not here
+    "api": "sora_core.api",
+    "generate": "sora_core.api",
+    "generate_all": "sora_core.api",
+    "VideoGenerator": "sora_core.api",
+    "Video": "sora_core.api",
+    "Summary": "sora_core.api",
+    "load_video": "sora_core.api",
+    "caption": "sora_core.api",
+    "ask": "sora_core.api",
+    "summarize": "sora_core.api",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

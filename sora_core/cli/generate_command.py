@@ -1,31 +1,46 @@
-"""``sora generate PROMPT -o out.mp4``: the main job, a text-to-video pipeline run from the command line."""
+"""``sora generate PROMPT... -o out.mp4``: the text-to-video pipeline from the command line.
+
+An argument parser over :mod:`sora_core.api` (``sora_core.generate``): the same options build the same
+pipeline, and the same seed makes the same video. What is left here is the command line's own: reading
+``--prompts FILE``, numbering the files of several prompts, checking every file before the run, writing
+them, and printing warnings and a summary on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from sora_core.api import GENERATE_OPTIONS
 from sora_core.cli.paths import check_output_path
 from sora_core.errors import ConfigError
 
 #: Which node of a text-to-video template each convenience flag configures (``--set`` reaches any field).
-FLAG_FIELDS: dict[str, tuple[str, str]] = {
-    "frames": ("sampler", "frames"),
-    "height": ("sampler", "height"),
-    "width": ("sampler", "width"),
-    "guidance": ("sampler", "guidance_scale"),
-    "candidates": ("sampler", "candidates"),
-    "steps": ("scheduler", "steps"),
-    "negative_prompt": ("prompts", "negative_prompt"),
-}
+FLAG_FIELDS = GENERATE_OPTIONS
+
+#: Largest ``--prompts`` file read (a prompt is a line of text: a megabyte is thousands of them).
+MAX_PROMPTS_FILE_BYTES = 1 << 20
 
 
 def add_commands(commands: Any) -> None:
-    parser = commands.add_parser("generate", help="generate a video from a prompt (the t2v pipeline)")
-    parser.add_argument("prompt", help="what the video should show")
+    parser = commands.add_parser(
+        "generate",
+        help="generate a video from a prompt (the t2v pipeline)",
+        description="Generate one video per prompt. With several prompts (or --prompts FILE holding several), "
+        "the files are numbered: -o out.mp4 writes out-1.mp4, out-2.mp4, ...; each prompt runs with the same --seed.",
+    )
+    parser.add_argument("prompts", nargs="*", metavar="PROMPT", help="what the video should show (one or more)")
+    parser.add_argument(
+        "--prompts",
+        dest="prompts_file",
+        metavar="FILE",
+        help="read the prompts from FILE, one a line (blank lines and lines starting with # are skipped; - is stdin)",
+    )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the video to write: .mp4 or .gif")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--template", default="t2v", help="the text-to-video template or spec file (default t2v)")
@@ -56,6 +71,18 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--gif", metavar="FILE", help="also write an animated GIF")
     parser.add_argument("--contact-sheet", metavar="FILE", help="also write every frame tiled into one PNG")
     parser.add_argument(
+        "--extras",
+        metavar="FILE",
+        help="where a template's outputs besides 'video' are kept, as .safetensors (text in its metadata); "
+        "default: OUTPUT's name with .extras.safetensors, written only when the template has such outputs",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="make every warning an error (exit 1, nothing written): a size or a prompt the weights were not "
+        "trained for",
+    )
+    parser.add_argument(
         "--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help="replace a node's particle"
     )
     parser.add_argument(
@@ -64,122 +91,158 @@ def add_commands(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NODE.FIELD=VALUE",
-        help="change a node's config, e.g. --set denoiser.cross_attention=sora-dit:gated-cross-attention",
+        help="change a node's config, e.g. --set sampler.guidance_scale=5",
     )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show progress bars")
     parser.set_defaults(run=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from sora_core.cli.pipeline_commands import build
-    from sora_core.video_io import VIDEO_SUFFIXES, check_fps, to_frames, write_contact_sheet, write_video
+    from sora_core import api
+    from sora_core.cli.output import warn
+    from sora_core.video_io import VIDEO_SUFFIXES, check_fps
 
-    output = check_output_path(args.output, "--output", VIDEO_SUFFIXES, what="video")
-    if args.gif is not None:
-        check_output_path(args.gif, "--gif", (".gif",), what="GIF")
-    if args.contact_sheet is not None:
-        check_output_path(args.contact_sheet, "--contact-sheet", (".png",), what="image")
-    _check_guidance(args.guidance)
+    prompts = _prompts(args)
+    numbered = len(prompts) > 1
+    files = [_files(args, index + 1 if numbered else None, VIDEO_SUFFIXES) for index in range(len(prompts))]
+    _check_distinct(files)
     if args.scale < 1:
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge a 64x64 video")
     check_fps(args.fps, flag="--fps")
-    if not args.prompt.strip():
-        raise ConfigError("the prompt is empty", 'describe the video, e.g. sora generate "a red circle moving right"')
-    args.target = args.template
-    args.settings = _flag_settings(args) + list(args.settings)
     started = time.perf_counter()
-    pipe = build(args, spec=_model_spec(args.model) if args.model else None, placement=_placement(args))
-    if "prompt" not in pipe.spec.inputs or "video" not in pipe.spec.outputs:
-        raise ConfigError(
-            f"pipeline {pipe.name!r} is not a text-to-video pipeline: it needs an input 'prompt' and an output 'video'",
-            "use the t2v template, or a spec with those names",
-        )
-    _check_output_size(args, _sampler_size(pipe))  # the asked sizes, before the run
-    outputs = _run_reporting_warnings(pipe, args)
-    _check_output_size(args, tuple(outputs["video"].shape[-3:]))  # the made sizes, before anything is written
-    frames = to_frames(outputs["video"], scale=args.scale)
-    written = [write_video(frames, output, fps=args.fps)]
-    if args.gif:
-        written.append(write_video(frames, args.gif, fps=args.fps))
-    if args.contact_sheet:
-        written.append(write_contact_sheet(frames, args.contact_sheet))
-    seconds = time.perf_counter() - started
-    count, height, width, _ = frames.shape
-    sys.stderr.write(
-        f"{', '.join(str(p) for p in written)}: {count} frames of {width}x{height} from {args.prompt!r} "
-        f"(seed {args.seed}, {seconds:.1f} s)\n"
+    generator = api.VideoGenerator(
+        template=None if args.model else args.template,
+        model=args.model,
+        **{flag: getattr(args, flag) for flag in FLAG_FIELDS},
+        seed=args.seed,
+        fps=args.fps,
+        device=args.device,
+        dtype=args.dtype,
+        swaps=args.swaps,
+        settings=args.settings,
+        progress=args.progress,
+        strict=args.strict,
+        _names=api._CLI,
     )
+    if generator.extra_outputs:  # kept beside each video: checked now, before the run
+        for entry in files:
+            entry["extras"] = check_output_path(entry["extras"], "--extras", (".safetensors",), what="tensor file")
+        _check_distinct(files)
+    if generator.size is not None:
+        _check_scale(args, generator.size)  # the asked sizes, before the run
+    warned: set[str] = set()
+    videos = []
+    for prompt in prompts:
+        video, _ = generator._make(prompt)  # under --strict a warning is an error here, before a file is written
+        for message in video.warnings:
+            if message not in warned:
+                warned.add(message)
+                warn(message)
+        _check_scale(args, video.shape)  # the made sizes, before anything is written
+        videos.append(video)
+        # several prompts: every video is made before any is written, so a failure leaves no partial set
+    for video, entry in zip(videos, files, strict=True):
+        written = [video._save(entry["video"], fps=args.fps, scale=args.scale, names=api._CLI)]
+        if args.gif:
+            written.append(video._save(entry["gif"], fps=args.fps, scale=args.scale, names=api._CLI))
+        if args.contact_sheet:
+            written.append(video._save_contact_sheet(entry["sheet"], scale=args.scale, columns=None, names=api._CLI))
+        if generator.extra_outputs:
+            written.append(api._write_outputs(video.outputs, entry["extras"]))
+        count, height, width = video.shape
+        sys.stderr.write(
+            f"{', '.join(str(p) for p in written)}: {count} frames of {width * args.scale}x{height * args.scale} "
+            f"from {video.prompt!r} (seed {args.seed}, {time.perf_counter() - started:.1f} s)\n"
+        )
     return 0
 
 
-def _run_reporting_warnings(pipe: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """Run the pipeline; every ``SoraWarning`` a particle raises (a size its weights were not trained for) is
-    printed as one ``warning:`` line, so the video is never handed over as if nothing were off."""
-    import warnings
+def _prompts(args: argparse.Namespace) -> list[str]:
+    """The prompts, from the arguments or ``--prompts FILE`` (not both), each checked before anything is built."""
+    from sora_core.api import _CLI, check_prompt
 
-    from sora_core.cli.output import warn
-    from sora_core.errors import SoraWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SoraWarning)
-        outputs = pipe.run({"prompt": [args.prompt]}, seed=args.seed, progress=args.progress)
-    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, SoraWarning)):
-        warn(message)
-    for other in (w for w in caught if not issubclass(w.category, SoraWarning)):
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
-    return outputs
-
-
-def _model_spec(path: str) -> Any:
-    """The spec an installed importer writes for the model folder ``path``."""
-    from sora_core import registry
-    from sora_core.importers import import_spec, importer_for_folder
-
-    return import_spec(importer_for_folder(path, registry.default_registry), path)
+    if args.prompts_file is not None:
+        if args.prompts:
+            raise ConfigError(
+                "prompts given both as arguments and with --prompts", "put them all in the file, or pass no --prompts"
+            )
+        lines = _read_prompts_file(args.prompts_file)
+        prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not prompts:
+            raise ConfigError(f"--prompts {args.prompts_file} holds no prompt", "write one prompt a line")
+        return prompts
+    if not args.prompts:
+        raise ConfigError("no prompt given", 'describe the video, e.g. sora generate "a red circle moving right"')
+    return [check_prompt(prompt, _CLI) for prompt in args.prompts]
 
 
-def _placement(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    """``(--device, --dtype)``, the device checked before anything is built."""
-    if args.device is not None:
-        from sora_core.limits import check_device
+def _read_prompts_file(name: str) -> list[str]:
+    hint = "pass a UTF-8 text file with one prompt a line"
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(MAX_PROMPTS_FILE_BYTES + 1)
+        else:
+            path = Path(name)
+            if not path.is_file():
+                state = "does not exist" if not os.path.lexists(path) else "is not a regular file"
+                raise ConfigError(f"--prompts {name} {state}", hint)
+            with path.open("rb") as handle:
+                data = handle.read(MAX_PROMPTS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"--prompts {name}: cannot read it: {exc.strerror or exc}", hint) from None
+    if len(data) > MAX_PROMPTS_FILE_BYTES:
+        raise ConfigError(f"--prompts {name} is over {MAX_PROMPTS_FILE_BYTES:,} bytes", "split it into smaller files")
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--prompts {name} is not UTF-8 text (byte {exc.start})", hint) from None
 
-        check_device(args.device, "--device")
-    return args.device, args.dtype
+
+def numbered(path: str, number: int | None) -> str:
+    """``out.mp4`` -> ``out-2.mp4`` for the second of several prompts; unchanged for one prompt."""
+    if number is None:
+        return path
+    target = Path(path)
+    return str(target.with_name(f"{target.stem}-{number}{target.suffix}"))
 
 
-def _sampler_size(pipe: Any) -> tuple[int, ...] | None:
-    """``(frames, height, width)`` the ``sampler`` node is configured to make, when it has such fields."""
-    config = getattr(pipe.nodes.get("sampler"), "config", None)
-    size = tuple(getattr(config, field, None) for field in ("frames", "height", "width"))
-    return size if all(isinstance(n, int) for n in size) else None  # type: ignore[return-value]
+def _files(args: argparse.Namespace, number: int | None, suffixes: tuple[str, ...]) -> dict[str, Any]:
+    """The files of one prompt, every one checked now; ``extras`` is checked once the pipeline's outputs are known."""
+    files: dict[str, Any] = {
+        "video": check_output_path(numbered(args.output, number), "--output", suffixes, what="video")
+    }
+    if args.gif is not None:
+        files["gif"] = check_output_path(numbered(args.gif, number), "--gif", (".gif",), what="GIF")
+    if args.contact_sheet is not None:
+        files["sheet"] = check_output_path(
+            numbered(args.contact_sheet, number), "--contact-sheet", (".png",), what="image"
+        )
+    if args.extras is not None:
+        files["extras"] = numbered(args.extras, number)
+    else:
+        files["extras"] = str(files["video"].with_name(files["video"].stem + ".extras.safetensors"))
+    return files
 
 
-def _check_output_size(args: argparse.Namespace, size: tuple[int, ...] | None) -> None:
-    """Refuse --frames/--height/--width and a --scale whose written frames or contact sheet break the pixel limits."""
-    from sora_core.video_io import check_scale, check_video_size
+def _check_distinct(files: list[dict[str, Any]]) -> None:
+    """Refuse a run that would write one file twice (``-o x.gif --gif x.gif``)."""
+    seen: dict[str, str] = {}
+    for entry in files:
+        for role, path in entry.items():
+            if role == "extras" and not isinstance(path, Path):
+                continue  # not yet known to be written
+            key = os.path.normcase(os.path.abspath(path))
+            if key in seen:
+                raise ConfigError(f"{path} would be written twice (as {seen[key]} and {role})", "give each a name")
+            seen[key] = role
 
-    if size is None or len(size) != 3:
+
+def _check_scale(args: argparse.Namespace, size: tuple[int, ...]) -> None:
+    """Refuse a ``--scale`` whose written frames or contact sheet break the pixel limits."""
+    from sora_core.video_io import check_scale
+
+    if len(size) != 3:
         return
     count, height, width = (int(n) for n in size)
-    check_video_size(count, height, width, what=f"--frames {count} --height {height} --width {width}")
     columns = math.ceil(math.sqrt(count)) if args.contact_sheet else None
     check_scale(args.scale, count, height, width, flag="--scale", columns=columns)
-
-
-def _check_guidance(guidance: float | None) -> None:
-    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
-        raise ConfigError(
-            f"--guidance {guidance} is out of range: it is a finite number from 0 up",
-            "1 turns guidance off; 3 to 7 is usual (the default is the template's, 4)",
-        )
-
-
-def _flag_settings(args: argparse.Namespace) -> list[str]:
-    """The convenience flags as ``NODE.FIELD=VALUE`` settings (values as JSON, so strings keep their quotes)."""
-    import json
-
-    return [
-        f"{node}.{field}={json.dumps(getattr(args, flag))}"
-        for flag, (node, field) in FLAG_FIELDS.items()
-        if getattr(args, flag) is not None
-    ]

@@ -1,5 +1,9 @@
 """``sora caption CLIP``, ``sora ask CLIP QUESTION`` and ``sora summarize CLIP``: the ``v2t``, ``vqa`` and
-``summarize`` templates run on an MP4, a GIF or a folder of PNG frames."""
+``summarize`` templates run on an MP4, a GIF or a folder of PNG frames.
+
+Argument parsers over :mod:`sora_core.api` (``sora_core.caption``, ``ask``, ``summarize``): one implementation
+builds, checks and runs the pipeline for both.
+"""
 
 from __future__ import annotations
 
@@ -44,33 +48,34 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", dest="settings", action="append", default=[], metavar="NODE.FIELD=VALUE", help="change a node's config"
     )
+    parser.add_argument("--strict", action="store_true", help="make every warning an error (exit 1)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="show progress bars")
 
 
-def read_clip(path: str) -> Any:
-    """The clip at ``path`` as a batch of one ``(1, 3, T, H, W)`` in ``[-1, 1]``."""
-    from sora_core.video_io import read_video, to_video
+def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[str, ...], clip: Any = None) -> Any:
+    """Run ``args.template`` (with ``--swap``/``--set``) on the clip ``args.video`` through
+    :func:`sora_core.api.understand`; each SoraWarning is printed as a ``warning:`` line (an error under
+    ``--strict``)."""
+    from sora_core import api
+    from sora_core.cli.output import warn
 
-    return to_video(read_video(Path(path)))[None]
-
-
-def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[str, ...]) -> dict[str, Any]:
-    """Build ``args.template`` (with ``--swap``/``--set``), check it has the inputs and ``wanted`` outputs, run it."""
-    from sora_core.cli.pipeline_commands import build
-    from sora_core.video_io import check_scale
-
-    video = read_clip(args.video)  # an unreadable (or too large) file fails before anything is built
-    if getattr(args, "sheet", None):  # one key frame, at least, goes on the sheet: refuse a scale it cannot take
-        check_scale(args.scale, 1, *video.shape[-2:], flag="--scale", columns=1)
-    args.target = args.template
-    pipe = build(args)
-    missing = [f"input {n!r}" for n in ("video", *inputs) if n not in pipe.spec.inputs]
-    missing += [f"output {n!r}" for n in wanted if n not in pipe.spec.outputs]
-    if missing:
-        raise ConfigError(
-            f"pipeline {pipe.name!r} lacks {', '.join(missing)}", f"use a template with them (default {args.template})"
-        )
-    return pipe.run({"video": video, **inputs}, seed=args.seed, progress=args.progress)
+    defaults = {"caption": "v2t", "ask": "vqa", "summarize": "summarize"}
+    outputs, records = api.understand(
+        args.video if clip is None else clip,
+        inputs,
+        wanted,
+        template=args.template,
+        default=defaults.get(getattr(args, "command", None) or "", args.template),
+        seed=args.seed,
+        swaps=args.swaps,
+        settings=args.settings,
+        progress=args.progress,
+        strict=args.strict,
+        _names=api._CLI,
+    )
+    for message in dict.fromkeys(str(record.message) for record in records):
+        warn(message)
+    return outputs
 
 
 def run_caption(args: argparse.Namespace) -> int:
@@ -85,15 +90,18 @@ def run_caption(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    if not args.question.strip():
-        raise ConfigError("the question is empty", 'ask e.g. sora ask clip.mp4 "what colour is the circle?"')
+    from sora_core.api import _CLI, check_question
+
+    check_question(args.question, _CLI)
     answer = run_on_clip(args, {"question": [args.question]}, ("answer",))["answer"][0]
     print(json.dumps({"question": args.question, "answer": answer}) if args.json else answer)
     return 0
 
 
 def run_summarize(args: argparse.Namespace) -> int:
-    from sora_core.video_io import check_scale, to_frames, write_contact_sheet
+    from sora_core import api
+    from sora_core.cli.output import warn
+    from sora_core.video_io import check_scale
 
     if args.scale < 1:  # the clip's size bounds it from above: checked once the clip is read, again per sheet
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge 64x64 frames")
@@ -103,16 +111,19 @@ def run_summarize(args: argparse.Namespace) -> int:
         from sora_core.cli.paths import check_output_path
 
         check_output_path(args.sheet, "--sheet", (".png",), what="image")
-    outputs = run_on_clip(args, {}, ("frames", "summary"))
-    frames = [int(f) for f in outputs["frames"][0] if f >= 0]
-    summary = outputs["summary"][0]
-    if args.sheet and frames and "images" in outputs:
-        images = outputs["images"][0, : len(frames)]  # (K, 3, H, W): write them as K frames of one clip
-        check_scale(args.scale, len(frames), *images.shape[-2:], flag="--scale", columns=len(frames))
-        write_contact_sheet(to_frames(images.permute(1, 0, 2, 3), scale=args.scale), args.sheet, columns=len(frames))
+    clip = api.load_video(args.video)  # an unreadable (or too large) file fails before anything is built
+    if args.sheet:  # one key frame, at least, goes on the sheet: refuse a scale it cannot take
+        check_scale(args.scale, 1, *clip.shape[1:], flag="--scale", columns=1)
+    summary = api.summary_of(run_on_clip(args, {}, ("frames", "summary"), clip=clip))
+    if args.sheet:
+        if summary.images is not None and len(summary.images):
+            summary._save_sheet(args.sheet, scale=args.scale, names=api._CLI)
+        else:
+            reason = "no key frames were found" if not summary.key_frames else "the pipeline has no output 'images'"
+            warn(f"--sheet {args.sheet} not written: {reason}")
     if args.json:
-        print(json.dumps({"summary": summary, "key_frames": frames}))
+        print(json.dumps({"summary": summary.text, "key_frames": summary.key_frames}))
     else:
-        print(summary)
-        print("key frames: " + (", ".join(map(str, frames)) or "none"))
+        print(summary.text)
+        print("key frames: " + (", ".join(map(str, summary.key_frames)) or "none"))
     return 0
