@@ -15,9 +15,9 @@ even imported then).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from sora_core.discovery_cache import DiscoveryCache, file_stamp
@@ -34,8 +34,21 @@ PLUGINS_GROUP = "sora.plugins"
 _GROUPS = (PARTICLES_GROUP, PLUGINS_GROUP)
 
 
-@dataclass
-class PluginDistribution:
+class _Plain:
+    """Equality over the attributes and a repr, as a (non-frozen) dataclass has them."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return vars(self) == vars(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
+class PluginDistribution(_Plain):
     """One installed distribution that contributes to sora."""
 
     name: str
@@ -43,32 +56,55 @@ class PluginDistribution:
     path: str
     entry_points: dict[str, dict[str, str]]
     #: the manifest file of each package its particles live in (``<package ... not found>`` when none was found)
-    manifest_paths: list[str] = field(default_factory=list)
+    manifest_paths: list[str]
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        path: str,
+        entry_points: dict[str, dict[str, str]],
+        manifest_paths: list[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.path = path
+        self.entry_points = entry_points
+        self.manifest_paths = [] if manifest_paths is None else manifest_paths
 
     @property
     def plugin_modules(self) -> dict[str, str]:
         return self.entry_points.get(PLUGINS_GROUP, {})
 
 
-@dataclass
-class Catalog:
+class Catalog(_Plain):
     """Everything discovery found: particles, kinds, spaces and problems."""
 
-    particles: list[ParticleInfo] = field(default_factory=list)
-    problems: list[PluginProblem] = field(default_factory=list)
-    kinds: dict[str, KindSpec] = field(default_factory=lambda: dict(BUILTIN_KINDS))
-    spaces: dict[str, SpaceSpec] = field(default_factory=dict)
-    templates: dict[str, str] = field(default_factory=dict)
-    distributions: list[PluginDistribution] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.particles: list[ParticleInfo] = []
+        self.problems: list[PluginProblem] = []
+        self.kinds: dict[str, KindSpec] = dict(BUILTIN_KINDS)
+        self.spaces: dict[str, SpaceSpec] = {}
+        #: each template's name and the distribution that contributes it
+        self.templates: dict[str, str] = {}
+        self.distributions: list[PluginDistribution] = []
 
 
 def discover(paths: list[str] | None = None, cache: DiscoveryCache | None = None) -> Catalog:
     """Find every sora plugin on ``paths`` (default ``sys.path``) and build a :class:`Catalog`."""
-    cache = cache if cache is not None else DiscoveryCache.default()
-    catalog = Catalog()
-    for dist, found in _plugin_distributions(paths if paths is not None else sys.path, cache):
-        catalog.distributions.append(dist)
-        _merge(catalog, dist, found)
+    # Reading the cache and rebuilding the catalog allocate tens of thousands of objects, all kept and none in a
+    # cycle; the garbage collector's passes over them cost more than the rest of a warm listing, so it waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        cache = cache if cache is not None else DiscoveryCache.default()
+        catalog = Catalog()
+        for dist, found in _plugin_distributions(paths if paths is not None else sys.path, cache):
+            catalog.distributions.append(dist)
+            _merge(catalog, dist, found)
+    finally:
+        if collecting:
+            gc.enable()
     cache.save()
     return catalog
 

@@ -8,28 +8,60 @@ kinds through the ``sora_register_kinds`` hook and their manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sora_core.errors import KindError
+from sora_core.records import Record
 
 
-@dataclass(frozen=True)
-class KindSpec:
+class KindSpec(Record):
     """An interface: the port names a particle of this kind must have.
 
     ``inputs_one_of`` lists alternatives: at least one of them must be declared
     (a text encoder reads text or token ids).
     """
 
+    _fields = __match_args__ = (
+        "name",
+        "description",
+        "inputs",
+        "outputs",
+        "inputs_one_of",
+        "learned",
+        "contributed_by",
+    )
+    _shown = (*_fields, "extra")
     name: str
     description: str
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
-    inputs_one_of: tuple[str, ...] = ()
-    learned: bool = True
-    contributed_by: str = "sora-core"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    inputs_one_of: tuple[str, ...]
+    learned: bool
+    contributed_by: str
+    #: anything else a plugin attaches (shown, not compared)
+    extra: dict[str, Any]
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        inputs: tuple[str, ...] = (),
+        outputs: tuple[str, ...] = (),
+        inputs_one_of: tuple[str, ...] = (),
+        learned: bool = True,
+        contributed_by: str = "sora-core",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.__dict__.update(
+            name=name,
+            description=description,
+            inputs=inputs,
+            outputs=outputs,
+            inputs_one_of=inputs_one_of,
+            learned=learned,
+            contributed_by=contributed_by,
+            extra={} if extra is None else extra,
+        )
 
     def problems(self, input_ports: set[str], output_ports: set[str]) -> list[str]:
         """Explain every way a particle with these port names falls short of the kind."""

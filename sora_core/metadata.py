@@ -2,29 +2,75 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sora_core.ports import PortSpec
+from sora_core.records import Record
 
 
-@dataclass(frozen=True)
-class ParticleInfo:
+class ParticleInfo(Record):
     """Static metadata of one installed particle, read from its plugin's manifest."""
 
+    _fields = __match_args__ = (
+        "name",
+        "dist",
+        "dist_version",
+        "entry_point",
+        "kind",
+        "description",
+        "inputs",
+        "outputs",
+        "config_schema",
+        "default_config",
+        "default_weights",
+        "pretrained_on_create",
+        "source",
+    )
     name: str
     dist: str
     dist_version: str
     entry_point: str
     kind: str
-    description: str = ""
-    inputs: dict[str, PortSpec] = field(default_factory=dict)
-    outputs: dict[str, PortSpec] = field(default_factory=dict)
-    config_schema: dict[str, Any] = field(default_factory=dict)
-    default_config: dict[str, Any] = field(default_factory=dict)
-    default_weights: str | None = None
-    pretrained_on_create: bool = False
-    source: str = "entry-point"
+    description: str
+    inputs: dict[str, PortSpec]
+    outputs: dict[str, PortSpec]
+    config_schema: dict[str, Any]
+    default_config: dict[str, Any]
+    default_weights: str | None
+    pretrained_on_create: bool
+    source: str
+
+    def __init__(
+        self,
+        name: str,
+        dist: str,
+        dist_version: str,
+        entry_point: str,
+        kind: str,
+        description: str = "",
+        inputs: dict[str, PortSpec] | None = None,
+        outputs: dict[str, PortSpec] | None = None,
+        config_schema: dict[str, Any] | None = None,
+        default_config: dict[str, Any] | None = None,
+        default_weights: str | None = None,
+        pretrained_on_create: bool = False,
+        source: str = "entry-point",
+    ) -> None:
+        self.__dict__.update(
+            name=name,
+            dist=dist,
+            dist_version=dist_version,
+            entry_point=entry_point,
+            kind=kind,
+            description=description,
+            inputs={} if inputs is None else inputs,
+            outputs={} if outputs is None else outputs,
+            config_schema={} if config_schema is None else config_schema,
+            default_config={} if default_config is None else default_config,
+            default_weights=default_weights,
+            pretrained_on_create=pretrained_on_create,
+            source=source,
+        )
 
     @property
     def full_name(self) -> str:
@@ -53,14 +99,17 @@ class ParticleInfo:
         }
 
 
-@dataclass(frozen=True)
-class PluginProblem:
+class PluginProblem(Record):
     """A plugin (or one of its particles) that cannot be used, and why."""
 
+    _fields = __match_args__ = ("dist", "reason", "hint", "particle")
     dist: str
     reason: str
-    hint: str = ""
-    particle: str | None = None
+    hint: str
+    particle: str | None
+
+    def __init__(self, dist: str, reason: str, hint: str = "", particle: str | None = None) -> None:
+        self.__dict__.update(dist=dist, reason=reason, hint=hint, particle=particle)
 
     @property
     def subject(self) -> str:

@@ -7,10 +7,10 @@ CLI can describe ports cheaply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sora_core.errors import PortError
+from sora_core.records import Record
 from sora_core.shapes import Dim, ShapeUnifier, format_shape, parse_shape
 from sora_core.spaces import space_mismatch, validate_space
 
@@ -33,8 +33,7 @@ def _members(dtype: str) -> frozenset[str]:
     return DTYPE_FAMILIES.get(dtype, frozenset({dtype}))
 
 
-@dataclass(frozen=True)
-class PortSpec:
+class PortSpec(Record):
     """What flows through one port.
 
     ``dtype`` is a concrete dtype (``float32``), a family (``float``, ``int``),
@@ -43,14 +42,22 @@ class PortSpec:
     ``None`` means any space.
     """
 
+    _fields = __match_args__ = ("dtype", "shape", "space", "optional", "description")
     dtype: str
-    shape: str = ""
-    space: str | None = None
-    optional: bool = False
-    description: str = ""
-    dims: tuple[Dim, ...] = field(init=False, repr=False, compare=False)
+    shape: str
+    space: str | None
+    optional: bool
+    description: str
+    #: the parsed ``shape`` (not compared or shown)
+    dims: tuple[Dim, ...]
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self, dtype: str, shape: str = "", space: str | None = None, optional: bool = False, description: str = ""
+    ) -> None:
+        self.__dict__.update(dtype=dtype, shape=shape, space=space, optional=optional, description=description)
+        self._validate()
+
+    def _validate(self) -> None:
         for name, value, kind in (
             ("dtype", self.dtype, str),
             ("shape", self.shape, str),
@@ -71,7 +78,7 @@ class PortSpec:
                 f"unknown dtype {self.dtype!r} in port spec",
                 "use one of " + ", ".join(sorted(ALL_DTYPES)),
             )
-        object.__setattr__(self, "dims", parse_shape(self.shape))
+        self.__dict__["dims"] = parse_shape(self.shape)
         if self.space is not None:
             validate_space(self.space)
 

@@ -14,20 +14,23 @@ The empty string is a scalar (rank 0).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sora_core.errors import PortError
+from sora_core.records import Record
 
 _SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class Dim:
+class Dim(Record):
     """One dimension: a symbol, a size, or both (a named fixed size)."""
 
-    symbol: str | None = None
-    size: int | None = None
-    variadic: bool = False
+    _fields = __match_args__ = ("symbol", "size", "variadic")
+    symbol: str | None
+    size: int | None
+    variadic: bool
+
+    def __init__(self, symbol: str | None = None, size: int | None = None, variadic: bool = False) -> None:
+        self.__dict__.update(symbol=symbol, size=size, variadic=variadic)
 
     def __str__(self) -> str:
         if self.variadic:

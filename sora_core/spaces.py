@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
 
 from sora_core.errors import PortError
+from sora_core.records import Record
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9*][a-z0-9._*-]*)*(@[0-9]+|@\*)?$")
 
@@ -52,14 +52,15 @@ def space_mismatch(produced: str | None, accepted: str | None) -> str | None:
     return f"space differs: output is {produced!r}, input expects {accepted!r}"
 
 
-@dataclass(frozen=True)
-class SpaceSpec:
+class SpaceSpec(Record):
     """A space a plugin declares, so tools can describe it."""
 
+    _fields = __match_args__ = ("tag", "description")
     tag: str
-    description: str = ""
+    description: str
 
-    def __post_init__(self) -> None:
+    def __init__(self, tag: str, description: str = "") -> None:
+        self.__dict__.update(tag=tag, description=description)
         validate_space(self.tag)
 
     def to_dict(self) -> dict[str, str]:
