@@ -48,7 +48,40 @@ def describe_class(cls: type[Particle]) -> dict[str, Any]:
     }
     if cls.pretrained_on_create:  # written only when set, so older manifests stay current
         entry["pretrained_on_create"] = True
+    weights_ports = _default_weights_ports(cls, entry)
+    if weights_ports is not None:  # written only when they differ from the default config's ports
+        entry["default_weights_ports"] = weights_ports
     return entry
+
+
+def _default_weights_ports(cls: type[Particle], entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The ports of the config ``cls``'s default weights load, when they differ from its default config's.
+
+    ``sora info`` shows them (the t2v denoiser's weights read ``D=384`` MiniLM text; its default config
+    ``D=256``) without importing torch. Built on the meta device from the folder's config, no weights read.
+    """
+    import importlib.util
+
+    import torch
+
+    if not cls.default_weights:
+        return None
+    spec = importlib.util.find_spec(cls.__module__.split(".")[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)), cls.default_weights)
+    try:
+        config = cls.pretrained_config(folder)
+        with torch.device("meta"):
+            particle = cls(config)
+    except (SoraError, OSError, ValueError):
+        return None  # missing or unreadable default weights are reported by the conformance kit
+    ports = {
+        "inputs": {name: spec.to_dict() for name, spec in particle.input_ports().items()},
+        "outputs": {name: spec.to_dict() for name, spec in particle.output_ports().items()},
+    }
+    same = ports["inputs"] == entry["inputs"] and ports["outputs"] == entry["outputs"]
+    return None if same else ports
 
 
 def _first_line(text: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from sora_core import registry
@@ -56,8 +57,15 @@ def _nothing_listed(args: argparse.Namespace) -> str:
 
 def run_info(args: argparse.Namespace) -> int:
     info = registry.info(args.name)
+    weights_ports = default_weights_ports(info)
     if args.json:
-        print_json(info.to_dict())
+        data = info.to_dict()
+        data["default_weights_ports"] = (
+            {side: {k: v.to_dict() for k, v in ports.items()} for side, ports in weights_ports.items()}
+            if weights_ports
+            else None
+        )
+        print_json(data)
         return 0
     print_fields(
         [
@@ -69,10 +77,66 @@ def run_info(args: argparse.Namespace) -> int:
             ("default weights", _default_weights_text(info)),
         ]
     )
-    _print_ports("inputs", info.inputs)
-    _print_ports("outputs", info.outputs)
+    if weights_ports is None:
+        _print_ports("inputs", info.inputs)
+        _print_ports("outputs", info.outputs)
+    else:  # what `registry.load(NAME)` and a template's `weights: default` build, and what a fresh one reads
+        _print_ports("inputs (as its default weights load it)", weights_ports["inputs"])
+        _print_ports("outputs (as its default weights load it)", weights_ports["outputs"])
+        changed = [
+            f"{name} {spec}"
+            for side, ports in (("inputs", info.inputs), ("outputs", info.outputs))
+            for name, spec in ports.items()
+            if weights_ports[side].get(name) != spec
+        ]
+        sys.stdout.write(f"\nfresh (create(), default config): {'; '.join(changed)}\n")
     _print_config(info)
     return 0
+
+
+def default_weights_ports(info: ParticleInfo) -> dict[str, dict[str, PortSpec]] | None:
+    """The ports of the config ``info``'s default weights load, when they differ from its default config's.
+
+    ``sora manifest --write`` records them in the plugin's manifest (``default_weights_ports``); they are read
+    from there, so ``sora info`` stays torch-free. ``None`` when the manifest records none.
+    """
+    from sora_core.errors import ManifestError, SoraError
+    from sora_core.manifest import load_manifest_json
+    from sora_core.manifest_fields import REGENERATE
+
+    if not info.default_weights or not info.entry_point:
+        return None
+    path = _manifest_of(info.entry_point.split(":")[0].split(".")[0])
+    try:
+        data = load_manifest_json(path) if path is not None else None
+    except SoraError:
+        return None  # listing has reported it
+    particles = data.get("particles") if isinstance(data, dict) else None
+    entry = particles.get(info.name) if isinstance(particles, dict) else None
+    recorded = entry.get("default_weights_ports") if isinstance(entry, dict) else None
+    if recorded is None:
+        return None
+    where = f"manifest {path}, particle {info.name!r}, field 'default_weights_ports'"
+    try:
+        return {side: {k: PortSpec.from_dict(v) for k, v in recorded[side].items()} for side in ("inputs", "outputs")}
+    except (SoraError, KeyError, TypeError, AttributeError) as exc:
+        reason = exc.message if isinstance(exc, SoraError) else "must hold 'inputs' and 'outputs' port objects"
+        raise ManifestError(f"{where}: {reason}", REGENERATE) from None
+
+
+def _manifest_of(package: str) -> Path | None:
+    """The ``sora_manifest.json`` beside top-level package ``package``, found without importing it."""
+    import importlib.util
+
+    from sora_core.manifest import MANIFEST_NAME
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)), MANIFEST_NAME)
 
 
 def _ports_summary(ports: dict[str, PortSpec]) -> str:
