@@ -393,13 +393,7 @@ class VideoGenerator:
         ]
         args = _run_args("t2v" if template is None else template, seed, swaps, settings, names)
         args.settings = flags + args.settings
-        spec = None
-        if model is not None:
-            spec = _model_spec(os.fspath(model))
-        elif not isinstance(args.target, str | os.PathLike):  # a PipelineSpec or its plain data
-            spec = args.target
-        else:
-            args.target = os.fspath(args.target)
+        spec = _model_spec(os.fspath(model)) if model is not None else _target_spec(args, names)
         if device is not None:
             from sora_core.limits import check_device
 
@@ -494,6 +488,25 @@ def _prompt_list(prompts: Iterable[str], names: _Names) -> list[str]:
     if not listed:
         raise ConfigError("no prompt given", "pass at least one prompt")
     return listed
+
+
+def _target_spec(args: SimpleNamespace, names: _Names) -> Any:
+    """``template=`` given as a spec (a ``PipelineSpec`` or its plain data) rather than a name or file: that spec;
+    ``None`` for a name or file, which ``build`` loads (``args.target`` made a plain string)."""
+    from sora_core.pipeline.spec import PipelineSpec, spec_from_data
+
+    target = args.target
+    if isinstance(target, str | os.PathLike):
+        args.target = os.fspath(target)
+        return None
+    if isinstance(target, PipelineSpec):
+        return target
+    if isinstance(target, Mapping):
+        return spec_from_data(dict(target), names("template"))
+    raise ConfigError(
+        f"{names('template')}: a template is a name, a spec file or a spec, got {type(target).__name__}",
+        'write e.g. template="t2v"',
+    )
 
 
 def _model_spec(path: str) -> Any:
@@ -624,11 +637,7 @@ def understand(
     check_seed(seed, _names("seed"))
     clip = _clip(video)  # an unreadable (or too large) file fails before anything is built
     args = _run_args(default if template is None else template, seed, swaps, settings, _names)
-    spec = None
-    if not isinstance(args.target, str | os.PathLike):
-        spec = args.target
-    else:
-        args.target = os.fspath(args.target)
+    spec = _target_spec(args, _names)
     with _Recorder(strict, _names) as recorder:
         pipe = build(args, spec=spec)
         missing = [f"input {n!r}" for n in ("video", *inputs) if n not in pipe.spec.inputs]

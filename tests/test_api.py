@@ -282,7 +282,7 @@ def test_generate_keeps_a_templates_extra_outputs(tmp_path: Path, capsys) -> Non
     from safetensors import safe_open
 
     spec = extra_outputs_spec(tmp_path)
-    video = sora_core.generate(PROMPT, template=spec, **FAST)
+    video = sora_core.generate(PROMPT, template=yaml.safe_load(spec.read_text()), **FAST)  # a spec as plain data
     assert sorted(video.outputs) == ["latent", "layers", "text"]
     assert tuple(video.outputs["latent"].shape) == (1, 8, 3, 16, 16)
     assert run_cli("generate", PROMPT, "-o", tmp_path / "x.mp4", "--template", spec, *FAST_FLAGS) == 0
@@ -360,6 +360,7 @@ def test_a_summary_without_key_frames_says_the_sheet_was_not_written(tmp_path: P
         (lambda: sora_core.generate("a", dtype="int8"), ConfigError, "dtype='int8' is not a compute dtype"),
         (lambda: sora_core.generate("a", template="no-such-template"), SoraError, "no installed plugin provides"),
         (lambda: sora_core.generate("a", template="v2t"), ConfigError, "is not a text-to-video pipeline"),
+        (lambda: sora_core.generate("a", template=3), ConfigError, "a template is a name, a spec file or a spec"),
         (
             lambda: sora_core.generate("a", swaps={"nowhere": "sora-dit:rectified-flow-heun"}),
             SoraError,
