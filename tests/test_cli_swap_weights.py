@@ -151,3 +151,25 @@ def test_a_failed_swap_does_not_suggest_the_nodes_own_particle(capsys: pytest.Ca
     assert "sora-dit:latent-sampler as sampler" not in err
     assert "sora-text:byte-transformer as text_encoder" not in err
     assert "node 'sampler' would fit with sora-dit:latent-sampler's default config (change its config)" in err
+
+
+def test_caption_takes_a_weights_swap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sora_understand", reason="v2t needs sora-understand")
+    import numpy as np
+
+    from sora_core.video_io import write_video
+
+    monkeypatch.chdir(tmp_path)
+    registry.load("sora-vae:causal-vae-encoder").save_pretrained("my-encoder")
+    video = np.full((9, 64, 64, 3), 8, dtype=np.uint8)
+    for t in range(9):
+        video[t, 24:42, 6 + 3 * t : 24 + 3 * t] = (220, 40, 40)
+    write_video(video, tmp_path / "red.mp4")
+    assert main(["caption", "red.mp4"]) == 0
+    expected = capsys.readouterr().out
+    assert main(["caption", "red.mp4", "--swap", "encoder=my-encoder"]) == 0
+    assert capsys.readouterr().out == expected  # the same weights, loaded from the folder
+    assert main(["caption", "red.mp4", "--swap", "encoder=./missing"]) == 1
+    assert "--swap encoder=./missing: weights folder missing does not exist" in capsys.readouterr().err
