@@ -173,3 +173,10 @@ def test_caption_takes_a_weights_swap(
     assert capsys.readouterr().out == expected  # the same weights, loaded from the folder
     assert main(["caption", "red.mp4", "--swap", "encoder=./missing"]) == 1
     assert "--swap encoder=./missing: weights folder missing does not exist" in capsys.readouterr().err
+
+
+def test_a_folder_under_home(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(saved.parent))
+    for form in ("attention=~/my-attention", "attention=additive-attention@~/my-attention"):
+        pipe = build(_args(form))
+        assert pipe.spec.nodes["attention"].weights == str(saved.resolve())

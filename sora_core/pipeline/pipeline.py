@@ -496,7 +496,7 @@ def particle_for_weights(folder: str | os.PathLike[str], registry: Registry) -> 
     from sora_core.errors import UnknownParticleClassError, WeightsError
     from sora_core.safetensors_io import CONFIG_NAME, NAME_KEY, check_directory_files, read_config
 
-    path = Path(folder)
+    path = Path(folder).expanduser()
     hint = "give a folder written by save_pretrained, or name the particle: NODE=PARTICLE@DIR"
     if not path.is_dir():
         raise WeightsError(f"weights folder {path} does not exist (or is not a folder)", hint)
