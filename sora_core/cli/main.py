@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline_commands", "run a pipeline from a spec file or an installed template"),
     "graph": ("pipeline_commands", "draw a pipeline as Mermaid, Graphviz DOT or a self-contained HTML page"),
     "lock": ("pipeline_commands", "pin each node's distribution, class, config and weight hashes"),
-    "templates": ("template_commands", "list the installed pipeline templates: inputs, outputs, what"),
+    "templates": ("template_commands", "list the installed pipeline templates and their inputs and outputs"),
     "show": ("template_commands", "print an installed pipeline template as YAML, ready to copy and edit"),
     "import": (
         "import_command",

@@ -17,7 +17,7 @@ from sora_core.cli.output import print_json, print_table
 
 
 def add_commands(commands: Any) -> None:
-    parser = commands.add_parser("templates", help="list the installed pipeline templates: inputs, outputs, what")
+    parser = commands.add_parser("templates", help="list the installed pipeline templates and their inputs and outputs")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=run_templates)
 
