@@ -97,3 +97,18 @@ def test_no_templates_installed_says_so(monkeypatch: pytest.MonkeyPatch, capsys:
     assert json.loads(_out(capsys, "templates", "--json")) == {"templates": []}
     assert main(["show", "seed"]) == 1
     assert "templates installed: none" in capsys.readouterr().err
+
+
+def test_an_unreadable_template_is_warned_about_and_the_others_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    good = {"name": "good", "nodes": {"g": {"particle": "sora-seed:lstm-video-generator"}}}
+    monkeypatch.setattr(pipeline_module, "available_templates", lambda _registry: {"broken": str(broken), "good": good})
+    assert main(["templates"]) == 0
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()] == ["NAME", "good"]
+    assert captured.err.startswith("warning: template 'broken'") and "is not valid YAML/JSON" in captured.err
+    data = json.loads(_out(capsys, "templates", "--json"))
+    assert "is not valid YAML/JSON" in data["templates"][0]["problem"]

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sora_core.cli.output import print_json, print_table
+from sora_core.cli.output import print_json, print_table, warn
+from sora_core.errors import SoraError
 
 
 def add_commands(commands: Any) -> None:
@@ -35,7 +36,11 @@ def installed_templates() -> list[dict[str, Any]]:
     providers = registry.default_registry.catalog.templates
     found = []
     for name in sorted(available_templates(registry.default_registry)):
-        spec, _ = template_spec(name, registry.default_registry)
+        try:
+            spec, _ = template_spec(name, registry.default_registry)
+        except SoraError as exc:  # one unreadable template leaves the others listed
+            found.append({"name": name, "plugin": providers.get(name), "problem": exc.message})
+            continue
         found.append(
             {
                 "name": name,
@@ -59,11 +64,15 @@ def run_templates(args: argparse.Namespace) -> int:
             "no pipeline templates installed: plugins contribute them (sora-seed, sora-dit, sora-understand)\n"
         )
         return 0
+    usable = [t for t in templates if "problem" not in t]
     rows = [
         (t["name"], t["plugin"] or "-", ", ".join(t["inputs"]), ", ".join(t["outputs"]), _summary(t["description"]))
-        for t in templates
+        for t in usable
     ]
-    print_table(f"{len(rows)} templates", ("NAME", "PLUGIN", "INPUTS", "OUTPUTS", "DESCRIPTION"), rows)
+    if rows:
+        print_table(f"{len(rows)} templates", ("NAME", "PLUGIN", "INPUTS", "OUTPUTS", "DESCRIPTION"), rows)
+    for broken in (t for t in templates if "problem" in t):
+        warn(f"template {broken['name']!r} ({broken['plugin'] or 'a plugin'}) cannot be read: {broken['problem']}")
     return 0
 
 
