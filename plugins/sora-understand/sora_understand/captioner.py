@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from torch import Tensor
 
 from sora_core.config import ParticleConfig
@@ -68,8 +68,21 @@ class LatentCaptionerConfig(ParticleConfig):
     unsized_motions: list[str] = Field(
         ["growing"], description="motions whose objects get no size word (their size changes)"
     )
+    trained_size: tuple[int, int] | None = Field(
+        (64, 64),
+        description="(height, width) of the clips the detector was trained on: objects are judged at that scale. A "
+        "clip k times that size in both sides (a clip enlarged with --scale k) is downscaled by k first; a clip of "
+        "another size is refused (a PortError naming both sizes); None takes every size as it is",
+    )
     threshold: float = Field(0.25, gt=0, lt=1, description="objectness above which a local maximum is an object")
     max_objects: int = Field(4, gt=0, description="most objects reported per clip (the most confident)")
+
+    @field_validator("trained_size")
+    @classmethod
+    def _trained(cls, size: tuple[int, int] | None) -> tuple[int, int] | None:
+        if size is not None and min(size) < 1:
+            raise ValueError(f"must be (height, width), each at least 1, got {list(size)}")
+        return size
 
     @model_validator(mode="after")
     def _distinct(self) -> LatentCaptionerConfig:
@@ -158,7 +171,7 @@ class LatentCaptioner(Captioner):
 
     @classmethod
     def example_inputs(cls, config: LatentCaptionerConfig, batch: int, generator: torch.Generator) -> dict[str, Any]:
-        return {"video": torch.rand((batch, 3, 9, 32, 32), generator=generator) * 2 - 1}
+        return {"video": torch.rand((batch, 3, 9, 64, 64), generator=generator) * 2 - 1}  # the trained size
 
     def forward(self, video: Tensor) -> dict[str, Any]:
         described = self.describe(video)
@@ -174,7 +187,29 @@ class LatentCaptioner(Captioner):
                 f"{self._label()}: input 'video' has shape {tuple(video.shape)}; expected (B, 3, T, H, W)",
                 "pass RGB clips in [-1, 1], e.g. sora_core.video_io.to_video(read_video(path))[None]",
             )
-        return self.component("encoder")(video=video)["latent"]
+        return self.component("encoder")(video=self.at_trained_scale(video))["latent"]
+
+    def at_trained_scale(self, video: Tensor) -> Tensor:
+        """``video`` ``(B, 3, T, H, W)`` at the scale the detector was trained at (``trained_size``): as it is, or
+        downscaled by a whole factor k (each k x k block of pixels averaged) when both sides are k times the
+        trained ones; any other size is a ``PortError`` naming the size and the expected one."""
+        if self.config.trained_size is None:
+            return video
+        height, width = video.shape[-2:]
+        trained_height, trained_width = self.config.trained_size
+        if (height, width) == (trained_height, trained_width):
+            return video
+        factor = height // trained_height
+        if factor >= 1 and (height, width) == (factor * trained_height, factor * trained_width):
+            return F.avg_pool3d(video, kernel_size=(1, factor, factor))
+        raise PortError(
+            f"{self._label()}: clips of {width}x{height} are not at the scale this captioner was trained at: "
+            f"{trained_width}x{trained_height}, or a whole multiple of it ({2 * trained_width}x{2 * trained_height}, "
+            f"{3 * trained_width}x{3 * trained_height}, ...), which is downscaled first; its objects would be judged "
+            "at a size it never saw",
+            f"resize the clip to {trained_width}x{trained_height} (e.g. ffmpeg -i clip.mp4 -vf "
+            f"scale={trained_width}:{trained_height} small.mp4), or generate at that size and enlarge it with --scale",
+        )
 
     def describe(self, video: Tensor) -> list[Description]:
         """The objects and background of each clip of ``video`` ``(B, 3, T, H, W)``."""

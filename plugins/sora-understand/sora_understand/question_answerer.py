@@ -30,6 +30,40 @@ from sora_core.ports import PortSpec
 KINDS = ("colour", "shape", "motion", "count", "exists")
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
+_MOTION_VERB = r"(?:go|goes|going|gone|mov\w*|head\w*|travel\w*|drift\w*|slid\w*|fall\w*|ris\w*)"
+#: Kinds of question the head was never trained to tell (it has no class for them, so it would give one of its
+#: five anyway and the answer would be confidently wrong): what they ask about, and the wording that asks it.
+UNSUPPORTED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (what, re.compile(pattern, re.IGNORECASE))
+    for what, pattern in (
+        (
+            "positions and relations between objects",
+            r"\b(?:left|right)\s+of\b|\b(?:above|below|beneath|underneath|under|behind|between|beside|next\s+to|"
+            r"near|nearest|closest|farthest|furthest|in\s+front\s+of|on\s+top\s+of|leftmost|rightmost|topmost|"
+            r"position|located|location)\b|\b(?:in|at)\s+the\s+(?:top|bottom|corner|centre|center|middle)\b|"
+            rf"\bwhere\s+(?:is|are)\b(?!.*\b{_MOTION_VERB}\b)",
+        ),
+        (
+            "sizes",
+            r"\b(?:what|which)\s+size\b|\bhow\s+(?:big|large|small|tall|wide)\b|\bsize\s+of\b|"
+            r"\b(?:bigger|larger|smaller)\b",
+        ),
+        ("speed", r"\bhow\s+(?:fast|quickly|slowly)\b|\bspeed\b|\b(?:faster|slower)\b"),
+        ("time and order", r"\bwhen\b|\bwhich\s+frame\b|\b(?:first|last|before|after)\b"),
+        ("reasons and people", r"\bwhy\b|\bwho\b"),
+    )
+)
+
+
+def unsupported_kind(question: str) -> tuple[str, str] | None:
+    """``(what it asks about, the words that ask it)`` when ``question`` is of a kind the question answerer
+    cannot answer (:data:`UNSUPPORTED`: positions, sizes, speed, time and order, reasons), else None."""
+    for what, pattern in UNSUPPORTED:
+        found = pattern.search(question)
+        if found:
+            return what, " ".join(found.group(0).split())
+    return None
+
 
 class QuestionAnswererConfig(ParticleConfig):
     """The text embedding it reads and the aliases of the captioner's words."""
@@ -128,7 +162,7 @@ class QuestionAnswerer(VideoQA):
     def example_inputs(cls, config: QuestionAnswererConfig, batch: int, generator: torch.Generator) -> dict[str, Any]:
         questions = ["how many objects are there?", "what colour is the circle?", "is there a red square?"]
         return {
-            "video": torch.rand((batch, 3, 9, 32, 32), generator=generator) * 2 - 1,
+            "video": torch.rand((batch, 3, 9, 64, 64), generator=generator) * 2 - 1,
             "question": [questions[i % len(questions)] for i in range(batch)],
         }
 
@@ -142,6 +176,8 @@ class QuestionAnswerer(VideoQA):
         empty = [i for i, q in enumerate(questions) if not q.strip()]
         if empty:
             raise PortError(f"{self._label()}: question {empty[0]} is empty", 'ask e.g. "what colour is the circle?"')
+        for index, text in enumerate(questions):  # before any work: a batch with one such question is refused
+            self.check_supported(index, text)
         kinds = self.kinds(questions)
         described = self.component("captioner").describe(video)  # type: ignore[attr-defined]
         return {"answer": [self.answer(d, q, k) for d, q, k in zip(described, questions, kinds, strict=True)]}
@@ -151,6 +187,24 @@ class QuestionAnswerer(VideoQA):
     def kinds(self, questions: list[str]) -> list[str]:
         """The kind of each question (``colour``, ``shape``, ``motion``, ``count`` or ``exists``)."""
         return [KINDS[int(i)] for i in self.kind_logits(self.embed(questions)).argmax(dim=1)]
+
+    def unsupported(self, question: str) -> tuple[str, str] | None:
+        """See :func:`unsupported_kind`."""
+        return unsupported_kind(question)
+
+    def check_supported(self, index: int, question: str) -> None:
+        """Refuse (a ``PortError`` naming the question) one of a kind this answerer cannot answer, rather than
+        answer it as if it were one of its five kinds (the head has no other class, so it would pick one)."""
+        unsupported = self.unsupported(question)
+        if unsupported is None:
+            return
+        what, words = unsupported
+        raise PortError(
+            f"{self._label()}: question {index} {question!r} asks about {what} ({words!r}), which this question "
+            "answerer cannot answer; it answers questions about the colour, shape or motion of an object, how many "
+            "there are and whether one is there",
+            'ask e.g. "what colour is the circle?", "how many squares are there?" or "is there a red triangle?"',
+        )
 
     def embed(self, questions: list[str]) -> Tensor:
         """The questions' pooled text embeddings ``(N, text_dim)``, unit length."""

@@ -91,7 +91,7 @@ class KeyframeSummarizer(Summarizer):
 
     @classmethod
     def example_inputs(cls, config: KeyframeSummarizerConfig, batch: int, generator: torch.Generator) -> dict[str, Any]:
-        return {"video": torch.rand((batch, 3, 5, 32, 32), generator=generator) * 2 - 1}
+        return {"video": torch.rand((batch, 3, 5, 64, 64), generator=generator) * 2 - 1}
 
     def forward(self, video: Tensor) -> dict[str, Any]:
         if video.dim() != 5 or video.shape[1] != 3 or video.shape[2] < 2:

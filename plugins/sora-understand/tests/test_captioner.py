@@ -20,7 +20,7 @@ def captioner(**config: object):  # type: ignore[no-untyped-def]
 
 def test_one_caption_and_count_per_clip() -> None:
     torch.manual_seed(0)
-    out = captioner(threshold=0.01)(video=torch.rand(2, 3, 9, 32, 32) * 2 - 1)
+    out = captioner(threshold=0.01)(video=torch.rand(2, 3, 9, 64, 64) * 2 - 1)
     assert len(out["caption"]) == 2 and out["count"].shape == (2,)
     assert all(caption.endswith("background") for caption in out["caption"])
     assert int(out["count"].max()) <= 4  # max_objects
@@ -38,7 +38,7 @@ def test_captions_are_written_from_the_detected_words() -> None:
                 module.bias[0] = 10.0
                 for index in (3, 3 + 8, 3 + 8 + 3, 3 + 8 + 3 + 2 + 1):  # red, circle, small, right
                     module.bias[index] = 10.0
-    caption = particle(video=torch.zeros(1, 3, 9, 32, 32))["caption"][0]
+    caption = particle(video=torch.zeros(1, 3, 9, 64, 64))["caption"][0]
     assert caption.startswith("A small red circle moving right")
     assert caption.count(" and ") == 3  # four objects at most, each a local maximum
 
