@@ -149,6 +149,12 @@ class ObjectPrompts(CFGPrompts):
             "objects": PortSpec("int64", "L", description="objects each layer asks for (0: an unspecified number)"),
         }
 
+    def structure_words(self) -> tuple[str, ...]:
+        """The splitter's own words (conjunctions, determiners, the scene phrase's "against" and nouns): they shape
+        layers, not pictures."""
+        cfg = self.config
+        return (*cfg.conjunctions, *cfg.determiners, "against", *cfg.scene_nouns)
+
     def forward(self, prompt: Any) -> dict[str, Any]:
         layers = [split_objects(text, self.config) for text in self.checked_prompts(prompt)]
         texts = [layer for split in layers for layer in split]

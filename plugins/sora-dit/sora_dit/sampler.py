@@ -10,6 +10,7 @@ K latents per prompt and keeps the one the scorer rates highest against the prom
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from sora_core import registry
 from sora_core.config import ParticleConfig
-from sora_core.errors import ComponentError, PortError
+from sora_core.errors import ComponentError, PortError, SoraWarning
 from sora_core.particle import Particle, WeightlessParticle
 from sora_core.ports import PortSpec, connection_problems
 from sora_dit.hooks import LATENT_SAMPLER, VIDEO_TEXT_SCORER
@@ -62,6 +63,12 @@ class LatentSamplerConfig(ParticleConfig):
     latent_space: str | None = Field(
         None, description="space tag of the latent written; None: the causal VAE's for channels and compressions"
     )
+    trained_size: tuple[int, int, int] | None = Field(
+        None,
+        description="(frames, height, width) the bound denoiser was trained at (the t2v template sets the shipped "
+        "weights' 9 frames of 64x64); a video of other frames or size is sampled but warned about (a SoraWarning); "
+        "None claims nothing",
+    )
     text_dim: int = Field(DEFAULT_TEXT_DIM, gt=0, description="features per text token (D) the denoiser reads")
     text_space: str = Field(DEFAULT_TEXT_SPACE, description="space tag of the text embeddings the denoiser reads")
 
@@ -86,6 +93,13 @@ class LatentSamplerConfig(ParticleConfig):
             raise ValueError(
                 f"must be a multiple of spatial_compression * patch ({spatial} * {patch} = {spatial * patch})"
             )
+        return size
+
+    @field_validator("trained_size")
+    @classmethod
+    def _trained(cls, size: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if size is not None and min(size) < 1:
+            raise ValueError(f"must be (frames, height, width), each at least 1, got {list(size)}")
         return size
 
     @field_validator("latent_space", "text_space")
@@ -289,7 +303,22 @@ class LatentSampler(WeightlessParticle):
 
     # --- sampling ----------------------------------------------------------------------------
 
+    def outside_training(self) -> str | None:
+        """Why the video asked for is not one the denoiser was trained to make (``trained_size``), or None."""
+        cfg = self.config
+        if cfg.trained_size is None or (cfg.frames, cfg.height, cfg.width) == tuple(cfg.trained_size):
+            return None
+        frames, height, width = cfg.trained_size
+        return (
+            f"{label(self)}: {cfg.frames} frames of {cfg.width}x{cfg.height} are outside what the denoiser's weights "
+            f"were trained at ({frames} frames of {width}x{height}); expect a degraded video (objects that break up, "
+            "smear or repeat)"
+        )
+
     def forward(self, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:
+        problem = self.outside_training()
+        if problem is not None:
+            warnings.warn(problem, SoraWarning, stacklevel=2)
         denoiser, scheduler = self.component("denoiser"), self.component("scheduler")
         scheduler_sample = getattr(scheduler, "sample", None)
         if not callable(scheduler_sample):
