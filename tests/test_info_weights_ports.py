@@ -85,3 +85,22 @@ def test_a_malformed_record_is_a_clean_manifest_error(
     err = capsys.readouterr().err
     assert err.startswith("error: manifest ") and "particle 'alpha', field 'default_weights_ports'" in err
     assert "  hint: regenerate it with `sora manifest DIST --write`" in err and "Traceback" not in err
+
+
+def test_info_config_table_shows_the_default_weights_config(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _out_of(capsys, "info", DENOISER)
+    config = text.split("\nconfig:\n")[1].splitlines()
+    assert config[0].split() == ["FIELD", "TYPE", "DEFAULT", "DEFAULT", "WEIGHTS", "DESCRIPTION"]
+    assert next(line for line in config if line.startswith("text_dim ")).split()[:4] == [
+        "text_dim",
+        "integer",
+        "256",
+        "384",
+    ]
+    plain = _out_of(capsys, "info", "sora-seed:additive-attention").split("\nconfig:\n")[1].splitlines()
+    assert plain[0].split() == ["FIELD", "TYPE", "DEFAULT", "DESCRIPTION"]  # no default weights: no column
+
+
+def _out_of(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out

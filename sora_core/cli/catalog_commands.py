@@ -160,16 +160,43 @@ def _print_ports(title: str, ports: dict[str, PortSpec]) -> None:
 
 def _print_config(info: ParticleInfo) -> None:
     properties = info.config_schema.get("properties", {})
+    saved = _default_weights_config(info)
     rows = [
         (
             field,
             _schema_type(schema),
             repr(info.default_config.get(field, schema.get("default"))),
+            *([_short(repr(saved[field])) if field in saved else "-"] if saved else []),
             schema.get("description", ""),
         )
         for field, schema in properties.items()
     ]
-    print_table("config", ("FIELD", "TYPE", "DEFAULT", "DESCRIPTION"), rows, plain_title=True)
+    headers = ("FIELD", "TYPE", "DEFAULT", *(["DEFAULT WEIGHTS"] if saved else []), "DESCRIPTION")
+    print_table("config", headers, rows, plain_title=True)
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _default_weights_config(info: ParticleInfo) -> dict[str, Any]:
+    """The config a particle's default weights were saved with, when it differs from its default config.
+
+    Read from the folder's ``config.json`` without torch; empty for no default weights, for the same config, and
+    for a folder of another library's format (whose config is the plugin's to read).
+    """
+    from sora_core.errors import SoraError
+    from sora_core.safetensors_io import read_config
+
+    if not info.default_weights:
+        return {}
+    try:
+        saved = read_config(info.default_weights).get("config")
+    except (SoraError, OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict) or all(info.default_config.get(k) == v for k, v in saved.items()):
+        return {}
+    return saved
 
 
 def _schema_type(schema: dict[str, Any]) -> str:
