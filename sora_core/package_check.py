@@ -4,7 +4,9 @@ A target is a plugin project directory (built into a wheel first), a built ``.wh
 name of an installed distribution. A wheel is inspected without installing it
 (:mod:`sora_core.wheels`), then installed into a throw-away directory and checked in a
 fresh interpreter, where every ``sora.particles`` entry point must import and every
-particle must pass the conformance kit. An installed distribution is checked in place.
+particle must pass the conformance kit. That interpreter sees only the wheel's declared dependencies
+(:mod:`sora_core.dependency_site`), so an undeclared import fails the ``dependencies`` check, naming
+the distribution and the line to add. An installed distribution is checked in place.
 """
 
 from __future__ import annotations
@@ -110,8 +112,49 @@ def _check_built(path: Path, work: Path, conformance: bool) -> PackageReport:
     if conformance and info.particles:
         site = work / "site"
         _install(wheel, site)
-        _add_conformance(report, info.name, [str(site)])
+        _add_declared_conformance(report, info.name, info.requires_dist, site, work / "dependencies")
     return report
+
+
+def _add_declared_conformance(report: PackageReport, dist: str, requires: list[str], site: Path, deps: Path) -> None:
+    """The conformance kit on the wheel installed in ``site``, in an interpreter that sees only the installed
+    distributions its ``Requires-Dist`` reach (and sora-core's): an undeclared import fails, naming its fix."""
+    from sora_core.dependency_site import CHILD, build_dependency_site, dependency_line
+
+    try:
+        dependencies = build_dependency_site(deps, requires, exclude={canonical_dist_name(dist)})
+    except OSError as exc:
+        report.add("packaging", "dependencies", False, f"cannot link the declared dependencies into {deps}: {exc}")
+        return
+    packages = sorted(p.stem for p in site.iterdir() if _is_top_level_module(p))
+    spec = {"sites": [str(site), str(deps)], **dependencies.guard_spec(dist, packages)}
+    spec_file = deps.parent / "dependencies.json"
+    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    answer = _run_conformance(report, dist, [sys.executable, "-S", "-c", CHILD, str(spec_file)], {}, cwd=deps)
+    if answer is None:
+        return
+    undeclared = answer.get("undeclared", []) if isinstance(answer, dict) else []
+    for item in undeclared:
+        report.add(
+            "packaging",
+            "dependencies",
+            False,
+            f"{item['importer']} imports {item['module']!r}, which comes from {item['distribution']} "
+            f"{item['version']}, not a dependency of {dist}: {dependency_line(item['distribution'], item['version'])}",
+        )
+    if not undeclared:
+        detail = f"imports only what it declares ({len(dependencies.allowed)} distributions importable)"
+        if dependencies.missing:
+            detail += f"; declared but not installed here: {', '.join(dependencies.missing)}"
+        report.add("packaging", "dependencies", True, detail)
+    for row in answer.get("rows", []) if isinstance(answer, dict) else []:
+        report.add("conformance", row["subject"], row["passed"], row["detail"])
+
+
+def _is_top_level_module(path: Path) -> bool:
+    if path.name.endswith((".dist-info", ".data")) or path.name in {"bin", "__pycache__"}:
+        return False
+    return (path.is_dir() and path.name.isidentifier()) or (path.suffix == ".py" and path.stem.isidentifier())
 
 
 def _install(wheel: Path, site: Path) -> None:
@@ -172,20 +215,28 @@ def _installed_file_problems(dist: Any) -> list[str]:
 
 def _add_conformance(report: PackageReport, dist: str, paths: list[str]) -> None:
     """Run the conformance kit on every particle of ``dist`` in a fresh interpreter with ``paths`` first."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).strip(os.pathsep)
+    env = {"PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]).strip(os.pathsep)}
+    rows = _run_conformance(report, dist, [sys.executable, "-m", "sora_core.package_check", dist], env)
+    for row in rows or []:
+        report.add("conformance", row["subject"], row["passed"], row["detail"])
+
+
+def _run_conformance(
+    report: PackageReport, dist: str, command: list[str], env: dict[str, str], cwd: Path | None = None
+) -> Any:
+    """The JSON the fresh interpreter prints last; ``None`` (with a failed row) when it printed none."""
+    environment = {**os.environ, **env}
+    if cwd is not None:  # an isolated interpreter: nothing from the environment's path
+        environment.pop("PYTHONPATH", None)
     with tempfile.TemporaryDirectory(prefix="sora-check-cache-") as cache:
-        env["SORA_CACHE_DIR"] = cache
-        command = [sys.executable, "-m", "sora_core.package_check", dist]
-        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        environment["SORA_CACHE_DIR"] = cache
+        result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=cwd)
     try:
-        rows = json.loads(result.stdout.strip().splitlines()[-1])
+        return json.loads(result.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         detail = (result.stderr.strip() or result.stdout.strip())[-600:]
         report.add("conformance", dist, False, f"the checks could not run: {detail}")
-        return
-    for row in rows:
-        report.add("conformance", row["subject"], row["passed"], row["detail"])
+        return None
 
 
 def conformance_results(dist: str) -> list[dict[str, Any]]:
