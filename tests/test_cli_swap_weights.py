@@ -125,6 +125,11 @@ def test_a_folder_without_a_particle_config(saved: Path, capsys: pytest.CaptureF
     )
     err = _error(capsys, "graph", "seed", "--swap", "attention=odd")
     assert "'os:system'" in err and "never imported" in err
+    Path("library").mkdir()  # another library's folder (diffusers): its config names no particle
+    (Path("library") / "config.json").write_text('{"_class_name": "AutoencoderKLWan"}')
+    err = _error(capsys, "graph", "seed", "--swap", "attention=./library")
+    assert "is not a particle config" in err
+    assert "hint: name the particle that reads it: --swap attention=PARTICLE@./library" in err
 
 
 def test_a_folder_naming_an_uninstalled_particle(saved: Path, capsys: pytest.CaptureFixture[str]) -> None:

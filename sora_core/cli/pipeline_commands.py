@@ -135,7 +135,12 @@ def parse_swap(text: str, registry: Any) -> tuple[str, Any]:
         try:
             particle = particle_for_weights(value, registry)
         except SoraError as exc:
-            raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+            from sora_core.errors import CorruptWeightsError
+
+            hint = exc.hint
+            if isinstance(exc, CorruptWeightsError):  # a diffusers folder: its config names no particle
+                hint = f"name the particle that reads it: --swap {node}=PARTICLE@{value} (`sora list` shows them)"
+            raise ConfigError(f"{where}: {exc.message}", hint) from None
         return node, {"particle": particle, "weights": value}
     _resolved(where, value, registry)
     return node, value
