@@ -9,10 +9,12 @@ dependencies.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sora_core import __version__
 
@@ -78,7 +80,7 @@ def build_parser(command: str | None = None, *, others: bool = True) -> argparse
         description="List, inspect and compose the particles of a Sora-style text-to-video model.",
     )
     parser.add_argument("--version", action="version", version=f"sora-core {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_subparser)
     if command is None or (command and command not in COMMANDS):
         for name in COMMAND_MODULES:
             importlib.import_module(f"sora_core.cli.{name}").add_commands(commands)
@@ -87,7 +89,7 @@ def build_parser(command: str | None = None, *, others: bool = True) -> argparse
     for name, (module, help_text) in COMMANDS.items():
         if module != wanted:
             if others:
-                commands.add_parser(name, help=help_text)
+                commands.add_parser(name, help=help_text, listed=name)
         elif name == command:
             # The module defines all of its commands at once, at the place of the one being run; the others
             # are skipped below. Its commands are adjacent in the table, so the listed order stays the same.
@@ -95,11 +97,39 @@ def build_parser(command: str | None = None, *, others: bool = True) -> argparse
     return parser
 
 
+def _subparser(*, listed: str | None = None, **kwargs: Any) -> Any:
+    """A command's parser; a stand-in for a command that is only listed (its module not imported)."""
+    return argparse.ArgumentParser(**kwargs) if listed is None else _Listed(listed)
+
+
+class _Listed:
+    """The parser of a command whose module was not imported: ``sora --help`` needs only its help line.
+
+    :func:`main` imports the module of the command it runs, so argparse never picks a stand-in; were it
+    to, the stand-in parses with the command's real parser.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        return build_parser(self.name, others=False).parse_known_args([self.name, *(args or ())], namespace)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command, options_first = _command_of(argv)
-    # The other commands are needed only for the top-level help, which an option before the command may ask for.
-    return run_cli(build_parser(command, others=options_first or not command), argv, "sora-core or a plugin")
+    # Importing the command's module allocates many objects that all live on; the garbage collector's passes over
+    # them would cost a fifth of `sora list`, so it waits until the command runs.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        # The other commands are needed only for the top-level help, which an option before the command may ask for.
+        parser = build_parser(command, others=options_first or not command)
+    finally:
+        if collecting:
+            gc.enable()
+    return run_cli(parser, argv, "sora-core or a plugin")
 
 
 def _command_of(argv: Sequence[str]) -> tuple[str, bool]:
