@@ -12,6 +12,13 @@ from sora_core.cli.output import print_json, print_table
 from sora_core.cli.paths import check_output_path
 from sora_core.errors import ConfigError, SoraError, SpecError
 
+#: ``--swap``'s help, for every command that takes it (``generate``, ``caption``, ``ask`` and ``summarize`` too).
+SWAP_HELP = (
+    "replace a node's particle before building (refused if it does not fit): NODE=PARTICLE (fresh), "
+    "NODE=PARTICLE@WEIGHTS_DIR (loaded from a save_pretrained folder, or @default) or NODE=WEIGHTS_DIR "
+    "(the particle its config.json names)"
+)
+
 
 def add_commands(commands: Any) -> None:
     run = commands.add_parser("run", help="run a pipeline from a spec file or an installed template")
@@ -56,9 +63,7 @@ def _target(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NODE=PARTICLE",
-        help="replace a node's particle before building (refused if it does not fit): NODE=PARTICLE (fresh), "
-        "NODE=PARTICLE@WEIGHTS_DIR (loaded from a save_pretrained folder, or @default) or NODE=WEIGHTS_DIR "
-        "(the particle its config.json names)",
+        help=SWAP_HELP,
     )
     parser.add_argument(
         "--set",
