@@ -310,9 +310,9 @@ class _Recorder:
         self._context.__exit__(*exc)
         for record in self._caught:
             if issubclass(record.category, SoraWarning):
-                self.records.append(record)
-                if str(record.message) not in self.messages:
+                if str(record.message) not in self.messages:  # each message once, however often it was raised
                     self.messages.append(str(record.message))
+                    self.records.append(record)
             else:
                 warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
         if exc[0] is None and self.strict and self.messages:
@@ -438,7 +438,10 @@ class VideoGenerator:
         check_prompt(prompt, self._names)
         with _Recorder(self.strict, self._names) as recorder:
             outputs = self.pipeline.run({"prompt": [prompt]}, seed=self.seed, progress=self.progress)
-        records = [*self._build_warnings, *recorder.records]
+        unique: dict[str, warnings.WarningMessage] = {}
+        for record in [*self._build_warnings, *recorder.records]:
+            unique.setdefault(str(record.message), record)
+        records = list(unique.values())
         made = outputs["video"]
         if getattr(made, "ndim", 0) == 5:
             _check_size(tuple(made.shape[-3:]), self._names, made=True)  # before a frame is converted
@@ -447,7 +450,7 @@ class VideoGenerator:
             fps=self.fps,
             prompt=prompt,
             seed=self.seed,
-            warnings=list(dict.fromkeys(str(r.message) for r in records)),
+            warnings=list(unique),
             outputs={name: value for name, value in outputs.items() if name != "video"},
         )
         return video, records

@@ -4,6 +4,7 @@ a template's extra outputs kept, atomic writes, and clear errors."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -219,6 +220,16 @@ def test_bad_generate_requests_fail_in_one_line_and_write_nothing(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_prompts_from_standard_input(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"# nothing but a comment\n\n")))
+    assert run_cli("generate", "--prompts", "-", "-o", tmp_path / "x.mp4") == 1
+    assert "--prompts - holds no prompt" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * (1 << 20) + b"\n")))
+    assert run_cli("generate", "--prompts", "-", "-o", tmp_path / "x.mp4") == 1
+    assert "--prompts - is over 1,048,576 bytes" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 # --- warnings and --strict -------------------------------------------------------------------------------
