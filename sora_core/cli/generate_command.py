@@ -18,6 +18,7 @@ from typing import Any
 
 from sora_core.api import GENERATE_OPTIONS
 from sora_core.cli.paths import check_output_path
+from sora_core.cli.pipeline_commands import SWAP_HELP
 from sora_core.errors import ConfigError
 
 #: Which node of a text-to-video template each convenience flag configures (``--set`` reaches any field).
@@ -82,9 +83,7 @@ def add_commands(commands: Any) -> None:
         help="make every warning an error (exit 1, nothing written): a size or a prompt the weights were not "
         "trained for",
     )
-    parser.add_argument(
-        "--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help="replace a node's particle"
-    )
+    parser.add_argument("--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help=SWAP_HELP)
     parser.add_argument(
         "--set",
         dest="settings",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sora_core.cli.pipeline_commands import SWAP_HELP
 from sora_core.errors import ConfigError
 
 
@@ -42,9 +43,7 @@ def add_commands(commands: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--json", action="store_true", help="print the outputs as JSON")
-    parser.add_argument(
-        "--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help="replace a node's particle"
-    )
+    parser.add_argument("--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help=SWAP_HELP)
     parser.add_argument(
         "--set", dest="settings", action="append", default=[], metavar="NODE.FIELD=VALUE", help="change a node's config"
     )
