@@ -235,13 +235,19 @@ def load_video(path: str | os.PathLike[str], *, fps: float = DEFAULT_FPS) -> Vid
 
 
 def _swap_strings(swaps: Mapping[str, Any] | Iterable[str] | None, names: _Names) -> list[str]:
-    """``{"scheduler": "sora-dit:rectified-flow-heun"}`` (or ``["scheduler=..."]``) as ``NODE=PARTICLE`` texts."""
+    """``{"scheduler": "sora-dit:rectified-flow-heun"}`` (or ``["scheduler=..."]``) as ``NODE=PARTICLE`` texts; a
+    value may also be a weights folder, or ``{"particle": NAME, "weights": DIR}`` as ``with_changes`` takes it."""
     if swaps is None:
         return []
     if isinstance(swaps, Mapping):
         texts = []
         for node, particle in swaps.items():
-            if not isinstance(node, str) or not isinstance(particle, str | os.PathLike):
+            if isinstance(particle, Mapping) and set(particle) <= {"particle", "weights"} and particle:
+                # {"particle": NAME, "weights": DIR}, either left out: NAME@DIR, NAME or DIR
+                name, weights = particle.get("particle"), particle.get("weights")
+                parts = [os.fspath(p) for p in (name, weights) if p is not None]
+                particle = "@".join(parts) if len(parts) == 2 else parts[0] if parts else ""
+            if not isinstance(node, str) or not isinstance(particle, str | os.PathLike) or not particle:
                 raise ConfigError(
                     f"swaps={{{node!r}: {particle!r}}}: a swap maps a node name to a particle name or weights folder",
                     'write e.g. swaps={"scheduler": "sora-dit:rectified-flow-heun"}',

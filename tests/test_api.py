@@ -396,6 +396,25 @@ def test_api_failures_are_sora_errors_with_clear_messages(call, error, expected:
     assert expected in str(caught.value), str(caught.value)
 
 
+def test_swaps_and_settings_are_the_command_lines_texts() -> None:
+    from sora_core.api import _API, _setting_strings, _swap_strings
+
+    swaps = {"a": HEUN, "b": {"particle": "p", "weights": Path("w")}, "c": {"weights": "w"}, "d": ["a=x"]}
+    with pytest.raises(ConfigError, match="a swap maps a node name to a particle name or weights folder"):
+        _swap_strings(swaps, _API)
+    del swaps["d"]
+    assert _swap_strings(swaps, _API) == [f"a={HEUN}", "b=p@w", "c=w"]
+    assert _swap_strings(["a=x"], _API) == ["a=x"]
+    settings = {"sampler.guidance_scale": 5, "prompts": {"negative_prompt": "blur", "max_layers": 2}}
+    assert _setting_strings(settings, _API) == [
+        "sampler.guidance_scale=5",
+        'prompts.negative_prompt="blur"',
+        "prompts.max_layers=2",
+    ]
+    with pytest.raises(ConfigError, match="not a plain value"):
+        _setting_strings({"sampler.guidance_scale": float("nan")}, _API)
+
+
 def test_bad_saves_are_refused_before_writing(made: Video, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown video format '\.avi'"):
         made.save(tmp_path / "x.avi")
