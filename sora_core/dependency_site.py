@@ -46,6 +46,7 @@ class DependencySite:
     allowed: dict[str, str]  # canonical name -> installed version
     providers: dict[str, list[str]]  # top-level module -> ["dist version", ...] of installed, undeclared dists
     missing: list[str] = field(default_factory=list)  # declared requirements not installed here
+    undeclared: dict[str, str] = field(default_factory=dict)  # installed here, not reached: name -> version
 
     def guard_spec(self, dist: str, packages: list[str]) -> dict[str, Any]:
         return {"dist": dist, "packages": sorted(packages), "providers": self.providers}
@@ -138,6 +139,7 @@ def build_dependency_site(directory: Path, requirements: list[str], exclude: set
         allowed={name: dist.version for name, dist in sorted(allowed.items())},
         providers=_providers(installed, allowed),
         missing=missing,
+        undeclared={name: dist.version for name, dist in sorted(installed.items()) if name not in allowed},
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from sora_core.errors import PackageError
 from sora_core.text import canonical_dist_name
 
 __all__ = ["CheckItem", "PackageReport", "check_package", "conformance_results"]
+
+_UNKNOWN_PARTICLE = re.compile(r"unknown particle '([^':\s]+:[^'\s]+)'")
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def _add_declared_conformance(report: PackageReport, dist: str, requires: list[s
     if answer is None:
         return
     undeclared = answer.get("undeclared", []) if isinstance(answer, dict) else []
+    rows = answer.get("rows", []) if isinstance(answer, dict) else []
     for item in undeclared:
         report.add(
             "packaging",
@@ -142,13 +146,37 @@ def _add_declared_conformance(report: PackageReport, dist: str, requires: list[s
             f"{item['importer']} imports {item['module']!r}, which comes from {item['distribution']} "
             f"{item['version']}, not a dependency of {dist}: {dependency_line(item['distribution'], item['version'])}",
         )
+    for particle, provider in _undeclared_particles(rows, dependencies.undeclared):
+        version = dependencies.undeclared[provider]
+        undeclared.append(particle)
+        report.add(
+            "packaging",
+            "dependencies",
+            False,
+            f"{dist} uses particle {particle}, which comes from {provider} {version}, not a dependency of "
+            f"{dist}: {dependency_line(provider, version)}",
+        )
     if not undeclared:
         detail = f"imports only what it declares ({len(dependencies.allowed)} distributions importable)"
         if dependencies.missing:
             detail += f"; declared but not installed here: {', '.join(dependencies.missing)}"
         report.add("packaging", "dependencies", True, detail)
-    for row in answer.get("rows", []) if isinstance(answer, dict) else []:
+    for row in rows:
         report.add("conformance", row["subject"], row["passed"], row["detail"])
+
+
+def _undeclared_particles(rows: list[dict[str, Any]], undeclared: dict[str, str]) -> list[tuple[str, str]]:
+    """``(particle, distribution)`` for each particle a failed check could not find, of an undeclared distribution
+    installed here (a plugin building another plugin's particle by name, say as a component)."""
+    found: dict[str, str] = {}
+    for row in rows:
+        if row.get("passed"):
+            continue
+        for particle in _UNKNOWN_PARTICLE.findall(str(row.get("detail", ""))):
+            provider = canonical_dist_name(particle.partition(":")[0])
+            if provider in undeclared:
+                found.setdefault(particle, provider)
+    return sorted(found.items())
 
 
 def _is_top_level_module(path: Path) -> bool:

@@ -58,6 +58,24 @@ def test_declaring_it_passes(project: Path, tmp_path: Path) -> None:
     assert passed and detail.startswith("imports only what it declares")
 
 
+def test_a_particle_of_an_undeclared_plugin_used_by_name_is_named_too(project: Path, tmp_path: Path) -> None:
+    by_name = tmp_path / "vae-user"
+    subprocess.run(["cp", "-r", str(project), str(by_name)], check=True)
+    module = by_name / "vae_user" / "video_decoder.py"
+    text = module.read_text(encoding="utf-8").replace("import sora_vae  # noqa: F401\n", "")
+    call = "        super().__init__(config, **overrides)"
+    assert call in text
+    use = "\n        from sora_core import registry\n\n        registry.info('sora-vae:causal-vae-encoder')"
+    module.write_text(text.replace(call, call + use, 1), encoding="utf-8")
+    report = check_package(by_name)
+    ((passed, detail),) = dependency_rows(report)
+    assert not passed
+    assert detail == (
+        "vae-user uses particle sora-vae:causal-vae-encoder, which comes from sora-vae 0.1.0, not a dependency of "
+        'vae-user: add "sora-vae>=0.1.0" to [project] dependencies in pyproject.toml'
+    )
+
+
 def test_the_closure_follows_requirements_markers_and_extras() -> None:
     installed = installed_distributions()
     allowed, missing = declared_closure(
