@@ -7,7 +7,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 REGISTRY_DIR := $(patsubst %/pyproject.toml,%,$(wildcard registry/pyproject.toml))
 INSTALL_MARK := $(VENV)/.installed
 
-.PHONY: setup demo test lint browser clean
+.PHONY: setup demo test lint browser docs clean
 
 setup: $(INSTALL_MARK)
 
@@ -15,7 +15,7 @@ setup: $(INSTALL_MARK)
 $(INSTALL_MARK): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml) $(wildcard registry/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -c constraints.txt -e ".[test]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e "$(dir)[test]")
+	$(PIP) install -c constraints.txt -e ".[test,docs]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e "$(dir)[test]")
 	touch $@
 
 demo: setup
@@ -38,5 +38,11 @@ browser:
 test: lint browser
 	$(BIN)/python -m pytest
 
+# The documentation site (mkdocs.yml: the README, docs/*.md and an API reference from the docstrings) into site/;
+# --strict fails on any broken link or reference. tests/test_docs_site.py builds it too. The front page's screenshot:
+# python scripts/screenshot_html.py site/index.html docs/images/docs-site.png --width 1280 --height 860
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
