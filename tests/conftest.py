@@ -52,3 +52,34 @@ def load_benchmark() -> Callable[[str], ModuleType]:
         return module
 
     return load
+
+
+DOCS_BLOCK = "tests/test_docs.py::test_block["
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """After a run that included tests/test_docs.py: how many docs blocks ran, and every skipped one with its reason."""
+    reports = [
+        report
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "nodeid", "").startswith(DOCS_BLOCK) and getattr(report, "when", None) in ("call", "setup")
+    ]
+    if not reports:
+        return
+    outcomes: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for report in reports:
+        block = report.nodeid.split("[", 1)[1].rstrip("]")
+        if report.skipped:
+            outcomes[block] = "skipped"
+            skipped[block] = str(report.longrepr[2]).split(": ", 1)[-1] if isinstance(report.longrepr, tuple) else ""
+        elif report.when == "call":
+            outcomes[block] = report.outcome
+    counts = {outcome: sum(1 for o in outcomes.values() if o == outcome) for outcome in ("passed", "failed", "skipped")}
+    terminalreporter.write_sep("-", "docs code blocks")
+    terminalreporter.write_line(
+        f"docs blocks: {counts['passed']} ran and passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    )
+    for block, reason in sorted(skipped.items()):
+        terminalreporter.write_line(f"  skipped {block}: {reason}")
