@@ -10,7 +10,10 @@ The one-call API (:mod:`sora_core.api`): ``sora_core.generate(prompt, **options)
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which `sora --help` does not need
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

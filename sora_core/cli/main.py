@@ -14,9 +14,12 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from sora_core import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which `sora --help` does not need
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The command modules of ``sora_core.cli``, in the order their commands appear in ``sora --help``.
 COMMAND_MODULES = (
