@@ -205,6 +205,7 @@ def test_prompts_file_one_a_line_and_files_checked_before_the_run(tmp_path: Path
         (["a", "--guidance", "-1"], "--guidance -1.0 is out of range"),
         (["a", "--seed", "-1"], "--seed -1 is out of range"),
         (["a", "--template", "v2t"], "is not a text-to-video pipeline"),
+        (["a", "--extras", "{tmp}/e.safetensors"], "pipeline 't2v' has no outputs besides 'video'"),
     ],
 )
 def test_bad_generate_requests_fail_in_one_line_and_write_nothing(

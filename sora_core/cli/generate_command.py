@@ -123,6 +123,11 @@ def run_generate(args: argparse.Namespace) -> int:
         strict=args.strict,
         _names=api._CLI,
     )
+    if args.extras is not None and not generator.extra_outputs:
+        raise ConfigError(
+            f"--extras {args.extras}: pipeline {generator.pipeline.name!r} has no outputs besides 'video'",
+            "drop --extras, or use a template that names more outputs",
+        )
     if generator.extra_outputs:  # kept beside each video: checked now, before the run
         for entry in files:
             entry["extras"] = check_output_path(entry["extras"], "--extras", (".safetensors",), what="tensor file")
