@@ -122,3 +122,14 @@ def test_a_closed_stderr_does_not_fail_the_run(monkeypatch) -> None:
 
     monkeypatch.setattr(sys, "stderr", Closed())
     assert list(progress.track(range(2), total=2, description="x", show=True)) == [0, 1]
+
+
+def test_sora_progress_1_reaches_caption_too(tmp_path: Path) -> None:
+    """caption, ask and summarize honour SORA_PROGRESS like run and generate (their --progress defaults to unset)."""
+    made = run_piped(["generate", "a red circle moving right", "-o", "clip.gif", "--candidates", "1"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    done = run_piped(["caption", "clip.gif"], tmp_path, SORA_PROGRESS="1")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^v2t: \d+/\d+", done.stderr, re.MULTILINE), done.stderr
+    quiet = run_piped(["caption", "clip.gif"], tmp_path)
+    assert quiet.returncode == 0 and not re.search(r"^v2t: ", quiet.stderr, re.MULTILINE), quiet.stderr

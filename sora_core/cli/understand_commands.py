@@ -48,7 +48,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--set", dest="settings", action="append", default=[], metavar="NODE.FIELD=VALUE", help="change a node's config"
     )
     parser.add_argument("--strict", action="store_true", help="make every warning an error (exit 1)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="show progress bars")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress bars (default: on a terminal, or SORA_PROGRESS=1)",
+    )
 
 
 def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[str, ...], clip: Any = None) -> Any:
