@@ -8,10 +8,12 @@ kinds through the ``sora_register_kinds`` hook and their manifest.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sora_core.errors import KindError
 from sora_core.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (about 3 ms of `sora list`)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class KindSpec(Record):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sora_core.ports import PortSpec
 from sora_core.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (about 3 ms of `sora list`)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ParticleInfo(Record):

@@ -7,12 +7,14 @@ CLI can describe ports cheaply.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sora_core.errors import PortError
 from sora_core.records import Record
 from sora_core.shapes import Dim, ShapeUnifier, format_shape, parse_shape
 from sora_core.spaces import space_mismatch, validate_space
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (about 3 ms of `sora list`)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: dtype families: an abstract dtype on either side accepts any of its members.
 DTYPE_FAMILIES: dict[str, frozenset[str]] = {

@@ -19,7 +19,6 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from sora_core.discovery import PARTICLES_GROUP, Catalog, discover
 from sora_core.errors import (
@@ -36,7 +35,10 @@ from sora_core.ports import PortSpec
 from sora_core.spaces import SpaceSpec
 from sora_core.text import canonical_dist_name
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (about 3 ms of `sora list`)
 if TYPE_CHECKING:
+    from typing import Any
+
     import pluggy
 
     from sora_core.particle import Particle

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from sora_core import registry
 from sora_core.cli.output import print_fields, print_json, print_table, warn
 from sora_core.metadata import ParticleInfo
 from sora_core.ports import PortSpec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (about 3 ms of `sora list`)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_commands(commands: Any) -> None:

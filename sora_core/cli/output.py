@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from sora_core.text import printable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (about 3 ms of `sora list`)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def is_terminal() -> bool:
