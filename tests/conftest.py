@@ -73,7 +73,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         block = report.nodeid.split("[", 1)[1].rstrip("]")
         if report.skipped:
             outcomes[block] = "skipped"
-            skipped[block] = str(report.longrepr[2]).split(": ", 1)[-1] if isinstance(report.longrepr, tuple) else ""
+            reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+            skipped[block] = reason.removeprefix("Skipped: ").removeprefix(f"{block}: ")
         elif report.when == "call":
             outcomes[block] = report.outcome
     counts = {outcome: sum(1 for o in outcomes.values() if o == outcome) for outcome in ("passed", "failed", "skipped")}
