@@ -18,15 +18,17 @@ Blocks are found by Sybil's Markdown lexers (no parser of our own). What runs:
 
 Where blocks run: each document in a fresh temporary working directory holding links to the checkout's
 ``.venv`` and ``scripts/``; its files carry over from block to block, shell variables do not (each block
-is one shell). The ``sora``, ``python`` and ``pip`` of the repository's venv come first on ``PATH``.
-``/tmp/`` in a command, a Python block or a shown output stands for a private directory of that document,
-so documents never share or leave files in /tmp. Third-party progress bars are off (``TQDM_DISABLE=1``,
-``HF_HUB_DISABLE_PROGRESS_BARS=1``).
+is one shell, and whatever it leaves running in the background is ended when it finishes). The ``sora``,
+``python`` and ``pip`` of the repository's venv come first on ``PATH``. ``/tmp/`` in a command, a Python
+block or a shown output stands for a private directory of that document, so documents never share or
+leave files in /tmp. Third-party progress bars are off (``TQDM_DISABLE=1``,
+``HF_HUB_DISABLE_PROGRESS_BARS=1``). A document in ``NEEDS_REGISTRY`` gets a live registry, named by
+``$SORA_REGISTRY_URL``, with an upload token in ``$SORA_REGISTRY_TOKEN``.
 
 What is normalised before output is compared (both sides, nothing else):
 
 1. trailing spaces of each line and trailing empty lines;
-2. the document's private directory is written back as ``/tmp``;
+2. the document's private directory is written back as ``/tmp`` and its working directory as ``.``;
 3. durations: a number followed by ``s`` or ``ms`` (``(seed 0, 4.2 s)``) becomes ``N s``;
 4. hex digests: runs of 12 or more hexadecimal digits become ``<hex>``;
 5. a shown line that is exactly ``...`` matches any number of lines (also none).
@@ -34,13 +36,16 @@ What is normalised before output is compared (both sides, nothing else):
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -112,22 +117,33 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return bool(actual) and shown[0] == actual[0] and matches(shown[1:], actual[1:])
 
 
+def shell(arguments: list[str], state: DocRun) -> tuple[int, str, str]:
+    """Run bash in a session of its own, its output in files (a background process cannot hold a pipe open);
+    whatever it leaves running is ended with it."""
+    with tempfile.TemporaryDirectory(dir=state.tmp) as scratch:
+        out, err = Path(scratch, "out"), Path(scratch, "err")
+        with out.open("w") as stdout, err.open("w") as stderr:
+            process = subprocess.Popen(
+                arguments, cwd=state.cwd, env=_environment(state), stdout=stdout, stderr=stderr, start_new_session=True
+            )
+            try:
+                rc = process.wait(timeout=TIMEOUT)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
+        return rc, out.read_text(), err.read_text()
+
+
 def run_bash(example: Example) -> str | None:
     state = _state(example)
     source = _substitute(str(example.parsed), state)
     script = state.cwd / f".docs-block-{example.line}.sh"
     script.write_text(source)
-    result = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", str(script)],
-        cwd=state.cwd,
-        env=_environment(state),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    rc, stdout, stderr = shell(["bash", "-e", "-o", "pipefail", str(script)], state)
     script.unlink()
-    if result.returncode != 0:
-        return f"exit status {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    if rc != 0:
+        return f"exit status {rc}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     return None
 
 
@@ -162,13 +178,7 @@ def run_console(example: Example) -> str | None:
         f"{{\n{_substitute(command, state)}\n}} >{work}/out.{i} 2>&1; echo $? >{work}/rc.{i}"
         for i, (command, _) in enumerate(commands)
     ]
-    subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        cwd=state.cwd,
-        env=_environment(state),
-        timeout=TIMEOUT,
-        check=False,
-    )
+    shell(["bash", "-c", "\n".join(script)], state)
     problems = []
     for i, (command, shown) in enumerate(commands):
         rc_file = work / f"rc.{i}"
