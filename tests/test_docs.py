@@ -23,7 +23,9 @@ is one shell, and whatever it leaves running in the background is ended when it 
 block or a shown output stands for a private directory of that document, so documents never share or
 leave files in /tmp. Third-party progress bars are off (``TQDM_DISABLE=1``,
 ``HF_HUB_DISABLE_PROGRESS_BARS=1``). A document in ``NEEDS_REGISTRY`` gets a live registry, named by
-``$SORA_REGISTRY_URL``, with an upload token in ``$SORA_REGISTRY_TOKEN``.
+``$SORA_REGISTRY_URL``, with an upload token in ``$SORA_REGISTRY_TOKEN``; a document in ``NEEDS_VENV``
+runs its shell blocks in a fresh venv that sees the repository's packages, so what they install stays
+there.
 
 What is normalised before output is compared (both sides, nothing else):
 
@@ -45,6 +47,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import urllib.request
@@ -68,6 +71,10 @@ TIMEOUT = 600
 #: Documents whose blocks talk to a registry: a live ``sora-registry serve`` on a free loopback port, named by
 #: ``SORA_REGISTRY_URL`` with an upload token in ``SORA_REGISTRY_TOKEN`` (user ``alice``).
 NEEDS_REGISTRY = {"docs/publishing.md"}
+#: Documents whose shell blocks install packages: their ``sora``, ``python`` and ``pip`` are those of a fresh venv
+#: that sees the repository's venv as installed (a ``.pth`` line), so an install never reaches the venv the tests
+#: run in.
+NEEDS_VENV = {"README.md"}
 
 
 # ---------------------------------------------------------------------------------------------- evaluators
@@ -83,9 +90,10 @@ def _substitute(text: str, state: DocRun) -> str:
 
 def _environment(state: DocRun) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_PROGRESS", "PYTEST_"))}
+    bin_dir = state.venv / "bin" if state.venv else BIN
     env.update(
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        VIRTUAL_ENV=str(BIN.parent),
+        PATH=os.pathsep.join(dict.fromkeys([str(bin_dir), str(BIN), env.get("PATH", "")])),
+        VIRTUAL_ENV=str(bin_dir.parent),
         TQDM_DISABLE="1",
         HF_HUB_DISABLE_PROGRESS_BARS="1",
         NO_COLOR="1",
@@ -256,6 +264,7 @@ class DocRun:
     cwd: Path = Path()
     tmp: Path = Path()
     env: dict[str, str] = field(default_factory=dict)
+    venv: Path | None = None
     done: int = 0
     failed: list[int] = field(default_factory=list)
     started: bool = False
@@ -322,11 +331,33 @@ def docs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("docs")
 
 
+def fresh_venv(path: Path) -> Path:
+    """A new venv that sees this one's packages as installed (its ``.pth`` files too), with a ``sora`` of its own."""
+    # without its own pip and setuptools (3.11's venv brings setuptools 65, older than projects here need): the
+    # parent's are used, and pip run from it installs into this venv
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=TIMEOUT)
+    python = path / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    Path(purelib, "zz_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    sora = path / "bin" / "sora"
+    sora.write_text(f"#!{python}\nimport sys\nfrom sora_core.cli.main import main\nsys.exit(main())\n")
+    sora.chmod(0o755)
+    return path
+
+
 def start(state: DocRun, root: Path, request: pytest.FixtureRequest) -> None:
     if state.started:
         return
     if state.path in NEEDS_REGISTRY:
         state.env.update(request.getfixturevalue("docs_registry"))
+    if state.path in NEEDS_VENV:
+        state.venv = fresh_venv(root / (state.path.replace("/", "-") + "-venv"))
     name = state.path.replace("/", "-").removesuffix(".md")
     state.cwd = root / name / "work"
     state.tmp = root / name / "tmp"
