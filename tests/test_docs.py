@@ -74,7 +74,7 @@ NEEDS_REGISTRY = {"docs/publishing.md"}
 #: Documents whose shell blocks install packages: their ``sora``, ``python`` and ``pip`` are those of a fresh venv
 #: that sees the repository's venv as installed (a ``.pth`` line), so an install never reaches the venv the tests
 #: run in.
-NEEDS_VENV = {"README.md"}
+NEEDS_VENV = {"README.md", "docs/cli.md", "docs/writing-a-particle.md"}
 
 
 # ---------------------------------------------------------------------------------------------- evaluators
@@ -332,7 +332,7 @@ def docs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def fresh_venv(path: Path) -> Path:
-    """A new venv that sees this one's packages as installed (its ``.pth`` files too), with a ``sora`` of its own."""
+    """A new venv that sees this one's packages as installed (its ``.pth`` files too) and has its console scripts."""
     # without its own pip and setuptools (3.11's venv brings setuptools 65, older than projects here need): the
     # parent's are used, and pip run from it installs into this venv
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=TIMEOUT)
@@ -345,9 +345,15 @@ def fresh_venv(path: Path) -> Path:
     ).stdout.strip()
     parent = sysconfig.get_paths()["purelib"]
     Path(purelib, "zz_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
-    sora = path / "bin" / "sora"
-    sora.write_text(f"#!{python}\nimport sys\nfrom sora_core.cli.main import main\nsys.exit(main())\n")
-    sora.chmod(0o755)
+    for script in BIN.iterdir():  # the parent's console scripts (sora, pip, pytest, ...), run by this venv's python
+        target = path / "bin" / script.name
+        if target.exists() or not script.is_file():
+            continue
+        with script.open("rb") as file:
+            first = file.readline()
+        if first.startswith(f"#!{BIN}/python".encode()):
+            target.write_bytes(f"#!{python}\n".encode() + script.read_bytes()[len(first) :])
+            target.chmod(0o755)
     return path
 
 
