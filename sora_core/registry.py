@@ -142,32 +142,39 @@ class Registry:
     def class_for_config(self, payload: Mapping[str, Any], config_path: str | os.PathLike[str]) -> type[Particle]:
         """The class a weights folder's ``config.json`` names, imported only as an installed entry point.
 
-        ``payload["name"]`` (``dist:name``, written by ``save_pretrained``) is resolved through the registry;
-        without it, ``payload["particle"]`` (``module:Class``) must equal exactly one installed entry point's
-        value. Nothing the file says is imported otherwise, so a folder's own files stay data.
+        See :meth:`info_for_config`; nothing the file says is imported otherwise, so a folder's own files stay data.
         """
-        name, stored = payload.get("name"), payload.get("particle")
         hint = (
             "install the plugin that provides it (`sora list` shows what is installed), or load the folder with "
             "the particle it was saved by: registry.load('DIST:NAME', weights=DIR)"
         )
+        return self.get_class(self.info_for_config(payload, config_path, hint).full_name)
+
+    def info_for_config(
+        self, payload: Mapping[str, Any], config_path: str | os.PathLike[str], hint: str
+    ) -> ParticleInfo:
+        """The installed particle a weights folder's ``config.json`` names, found without importing anything.
+
+        ``payload["name"]`` (``dist:name``, written by ``save_pretrained``) is resolved through the registry;
+        without it, ``payload["particle"]`` (``module:Class``) must equal exactly one installed entry point's
+        value. Otherwise an ``UnknownParticleClassError`` naming ``config_path``, with ``hint``.
+        """
+        name, stored = payload.get("name"), payload.get("particle")
         if isinstance(name, str):
             try:
-                info = self.info(name)
+                return self.info(name)
             except SoraError as exc:
                 raise UnknownParticleClassError(
                     f"{config_path} names particle {name!r}, which is not installed: {exc.message}", hint
                 ) from None
-        else:
-            found = self.installed_by_class(str(stored))
-            if found is None:
-                raise UnknownParticleClassError(
-                    f"{config_path} names class {stored!r}, which no installed distribution provides as a "
-                    f"sora.particles entry point (it is never imported from the file's text)",
-                    hint,
-                )
-            info = found
-        return self.get_class(info.full_name)
+        found = self.installed_by_class(str(stored))
+        if found is None:
+            raise UnknownParticleClassError(
+                f"{config_path} names class {stored!r}, which no installed distribution provides as a "
+                f"sora.particles entry point (it is never imported from the file's text)",
+                hint,
+            )
+        return found
 
     def create(self, name: str, **config: Any) -> Particle:
         """A new particle ``name`` with default weights initialisation and ``config`` overrides."""

@@ -493,8 +493,8 @@ def particle_for_weights(folder: str | os.PathLike[str], registry: Registry) -> 
     be exactly one installed entry point, as :meth:`Registry.class_for_config` does; nothing the file
     names is imported.
     """
-    from sora_core.errors import UnknownParticleClassError, WeightsError
-    from sora_core.safetensors_io import CONFIG_NAME, NAME_KEY, check_directory_files, read_config
+    from sora_core.errors import WeightsError
+    from sora_core.safetensors_io import CONFIG_NAME, check_directory_files, read_config
 
     path = Path(folder).expanduser()
     hint = "give a folder written by save_pretrained, or name the particle: NODE=PARTICLE@DIR"
@@ -502,24 +502,8 @@ def particle_for_weights(folder: str | os.PathLike[str], registry: Registry) -> 
         raise WeightsError(f"weights folder {path} does not exist (or is not a folder)", hint)
     check_directory_files(path)
     payload = read_config(path)  # refuses a missing, oversized or malformed config.json, naming it
-    name, stored = payload.get(NAME_KEY), payload.get("particle")
-    config_path = path / CONFIG_NAME
-    if isinstance(name, str):
-        try:
-            return registry.info(name).full_name
-        except SoraError as exc:
-            raise UnknownParticleClassError(
-                f"{config_path} names particle {name!r}, which is not installed: {exc.message}",
-                "install the plugin that provides it (`sora list` shows what is installed)",
-            ) from None
-    found = registry.installed_by_class(str(stored))
-    if found is None:
-        raise UnknownParticleClassError(
-            f"{config_path} names class {stored!r}, which no installed distribution provides as a "
-            "sora.particles entry point (it is never imported from the file's text)",
-            "install the plugin that provides it, or name the particle: NODE=PARTICLE@DIR",
-        )
-    return found.full_name
+    found_hint = "install the plugin that provides it (`sora list` shows what is installed), or name the particle: "
+    return registry.info_for_config(payload, path / CONFIG_NAME, found_hint + "NODE=PARTICLE@DIR").full_name
 
 
 def _config_with_weights(registry: Registry, particle: str) -> bool:
