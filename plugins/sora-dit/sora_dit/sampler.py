@@ -27,6 +27,8 @@ from sora_dit.hooks import LATENT_SAMPLER, VIDEO_TEXT_SCORER
 from sora_dit.naming import label
 from sora_dit.spaces import DEFAULT_TEXT_DIM, DEFAULT_TEXT_SPACE, causal_vae_latent_space, checked_space
 
+TrainedRange = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+
 
 class LatentSamplerConfig(ParticleConfig):
     """The video to sample (in pixels, converted through the VAE's compression), guidance and steps."""
@@ -69,6 +71,12 @@ class LatentSamplerConfig(ParticleConfig):
         "weights' 9 frames of 64x64); a video of other frames or size is sampled but warned about (a SoraWarning); "
         "None claims nothing",
     )
+    trained_range: TrainedRange | None = Field(
+        None,
+        description="((min_frames, max_frames), (min_height, max_height), (min_width, max_width)) the bound denoiser "
+        "was trained on; a video with frames, height or width outside its pair is sampled but warned about (a "
+        "SoraWarning); replaces trained_size when both are set; None claims nothing",
+    )
     text_dim: int = Field(DEFAULT_TEXT_DIM, gt=0, description="features per text token (D) the denoiser reads")
     text_space: str = Field(DEFAULT_TEXT_SPACE, description="space tag of the text embeddings the denoiser reads")
 
@@ -101,6 +109,26 @@ class LatentSamplerConfig(ParticleConfig):
         if size is not None and min(size) < 1:
             raise ValueError(f"must be (frames, height, width), each at least 1, got {list(size)}")
         return size
+
+    @field_validator("trained_range", mode="before")
+    @classmethod
+    def _trained_range_form(cls, ranges: object) -> object:
+        pairs = ranges if isinstance(ranges, list | tuple) else ()
+        if ranges is not None and (
+            len(pairs) != 3 or not all(isinstance(p, list | tuple) and len(p) == 2 for p in pairs)
+        ):
+            raise ValueError("must be [[min_frames, max_frames], [min_height, max_height], [min_width, max_width]]")
+        return ranges
+
+    @field_validator("trained_range")
+    @classmethod
+    def _trained_range(cls, ranges: TrainedRange | None) -> TrainedRange | None:
+        if ranges is None:
+            return None
+        for axis, (low, high) in zip(("frames", "height", "width"), ranges, strict=True):
+            if not 1 <= low <= high:
+                raise ValueError(f"{axis} needs 1 <= min <= max, got [{low}, {high}]")
+        return ranges
 
     @field_validator("latent_space", "text_space")
     @classmethod
@@ -304,8 +332,11 @@ class LatentSampler(WeightlessParticle):
     # --- sampling ----------------------------------------------------------------------------
 
     def outside_training(self) -> str | None:
-        """Why the video asked for is not one the denoiser was trained to make (``trained_size``), or None."""
+        """Why the video asked for is not one the denoiser was trained to make (``trained_range``, else
+        ``trained_size``), or None."""
         cfg = self.config
+        if cfg.trained_range is not None:
+            return self._outside_range(cfg.trained_range)
         if cfg.trained_size is None or (cfg.frames, cfg.height, cfg.width) == tuple(cfg.trained_size):
             return None
         frames, height, width = cfg.trained_size
@@ -313,6 +344,18 @@ class LatentSampler(WeightlessParticle):
             f"{label(self)}: {cfg.frames} frames of {cfg.width}x{cfg.height} are outside what the denoiser's weights "
             f"were trained at ({frames} frames of {width}x{height}); expect a degraded video (objects that break up, "
             "smear or repeat)"
+        )
+
+    def _outside_range(self, ranges: TrainedRange) -> str | None:
+        cfg = self.config
+        asked = (cfg.frames, cfg.height, cfg.width)
+        if all(low <= value <= high for value, (low, high) in zip(asked, ranges, strict=True)):
+            return None
+        (f_low, f_high), (h_low, h_high), (w_low, w_high) = ranges
+        return (
+            f"{label(self)}: {cfg.frames} frames of {cfg.width}x{cfg.height} are outside the range the denoiser's "
+            f"weights were trained on ({f_low}-{f_high} frames, {h_low}-{h_high} pixels high, {w_low}-{w_high} wide); "
+            "expect a degraded video (objects that break up, smear or repeat)"
         )
 
     def forward(self, condition: Tensor, condition_mask: Tensor | None = None) -> dict[str, Tensor]:

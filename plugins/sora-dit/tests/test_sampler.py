@@ -99,6 +99,13 @@ def test_ports_follow_the_vae_and_the_video_size() -> None:
         ({"guidance_schedule": [[0.5, -1.0]]}, "guidance_schedule", "got (0.5, -1.0)"),
         ({"guidance_schedule": [[0.5, 2.0], [0.5, 3.0]]}, "guidance_schedule", "times must differ"),
         ({"guidance_schedule": [[0.5]]}, "guidance_schedule.0.1", "Field required"),
+        ({"trained_range": [[9, 25], [96, 64], [64, 96]]}, "trained_range", "height needs 1 <= min <= max, got [96"),
+        ({"trained_range": [[0, 25], [64, 96], [64, 96]]}, "trained_range", "frames needs 1 <= min <= max"),
+        ({"trained_range": [[9, 25], [64, 96], [64, -1]]}, "trained_range", "width needs 1 <= min <= max"),
+        ({"trained_range": [[9, 25], [64, 96]]}, "trained_range", "must be [[min_frames, max_frames], [min_height"),
+        ({"trained_range": [[9, 25, 33], [64, 96], [64, 96]]}, "trained_range", "[min_width, max_width]]"),
+        ({"trained_range": [9, 25]}, "trained_range", "must be [[min_frames, max_frames]"),
+        ({"trained_range": [[9, "many"], [64, 96], [64, 96]]}, "trained_range.0.1", "valid integer"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_field(config: dict[str, Any], field: str, words: str) -> None:

@@ -141,6 +141,38 @@ def test_a_size_or_frame_count_outside_training_is_warned_about() -> None:
         registry.create(SAMPLER, trained_size=[0, 64, 64])
 
 
+RANGE = [[5, 9], [16, 32], [16, 32]]
+
+
+@pytest.mark.parametrize(("frames", "height", "width"), [(5, 16, 16), (9, 32, 32), (5, 24, 32), (9, 16, 24)])
+def test_a_video_inside_the_trained_range_is_silent(frames: int, height: int, width: int) -> None:
+    particle = sampler(trained_range=RANGE, frames=frames, height=height, width=width, steps=1)
+    assert sora_warnings(lambda: run_sampler(particle)) == []
+
+
+@pytest.mark.parametrize(
+    ("frames", "height", "width"),
+    [(13, 16, 16), (1, 16, 16), (5, 40, 16), (5, 8, 16), (5, 16, 40), (5, 16, 8)],
+    ids=["frames-above", "frames-below", "height-above", "height-below", "width-above", "width-below"],
+)
+def test_a_video_outside_the_trained_range_is_warned_about_naming_the_range(
+    frames: int, height: int, width: int
+) -> None:
+    particle = sampler(trained_range=RANGE, frames=frames, height=height, width=width, steps=1)
+    assert sora_warnings(lambda: run_sampler(particle)) == [
+        f"sora-dit:latent-sampler: {frames} frames of {width}x{height} are outside the range the denoiser's weights "
+        "were trained on (5-9 frames, 16-32 pixels high, 16-32 wide); expect a degraded video (objects that break "
+        "up, smear or repeat)"
+    ]
+
+
+def test_the_trained_range_wins_over_the_trained_size() -> None:
+    inside = sampler(trained_size=[9, 64, 64], trained_range=RANGE, frames=5, height=16, width=24, steps=1)
+    assert sora_warnings(lambda: run_sampler(inside)) == []
+    outside = sampler(trained_size=[13, 16, 16], trained_range=RANGE, frames=13, height=16, width=16, steps=1)
+    assert "(5-9 frames, 16-32 pixels high, 16-32 wide)" in sora_warnings(lambda: run_sampler(outside))[0]
+
+
 def test_the_t2v_template_checks_words_and_sizes() -> None:
     from sora_core.pipeline import Pipeline
 
