@@ -48,6 +48,8 @@ GENERATE_OPTIONS: dict[str, tuple[str, str]] = {
     "candidates": ("sampler", "candidates"),
     "steps": ("scheduler", "steps"),
     "negative_prompt": ("prompts", "negative_prompt"),
+    "rewrite": ("rewriter", "enabled"),
+    "allow_unknown": ("rewriter", "allow_unknown"),
 }
 
 #: Frames per second of a video that was not given another rate.
@@ -101,6 +103,7 @@ class Video:
         path: str | os.PathLike[str] | None = None,
         warnings: Sequence[str] = (),
         outputs: Mapping[str, Any] | None = None,
+        rewrite: Mapping[str, Any] | None = None,
     ) -> None:
         from sora_core.video_io import VideoError, check_fps
 
@@ -133,6 +136,8 @@ class Video:
         self.prompt = prompt
         self.seed = seed
         self.path = None if path is None else Path(path)
+        #: The prompt rewriter's report (``rewritten``: the text the generator got; ``read``, ``unplaced``)
+        self.rewrite = dict(rewrite) if rewrite is not None else None
         #: The messages of the SoraWarnings raised while the video was made (each also raised as a Python warning).
         self.warnings: list[str] = list(warnings)
         #: The pipeline's other outputs by name (a template may have more than ``video``), batch of one.
@@ -355,6 +360,8 @@ class VideoGenerator:
         guidance: float | None = None,
         candidates: int | None = None,
         negative_prompt: str | None = None,
+        rewrite: bool | None = None,
+        allow_unknown: bool | None = None,
         seed: int = 0,
         fps: float = DEFAULT_FPS,
         device: str | None = None,
@@ -391,6 +398,8 @@ class VideoGenerator:
             "candidates": candidates,
             "steps": steps,
             "negative_prompt": negative_prompt,
+            "rewrite": rewrite,
+            "allow_unknown": allow_unknown,
         }
         flags = [
             f"{node}.{field}={json.dumps(options[option])}"
@@ -458,15 +467,26 @@ class VideoGenerator:
             seed=self.seed,
             warnings=list(unique),
             outputs={name: value for name, value in outputs.items() if name != "video"},
+            rewrite=self._rewrite_report(prompt),
         )
         return video, records
+
+    def _rewrite_report(self, prompt: str) -> dict[str, Any] | None:
+        """The report of the pipeline's prompt rewriter on ``prompt`` (None without one, or when it is off)."""
+        for node in self.pipeline.nodes.values():
+            if getattr(node, "kind", None) == "prompt_rewriter" and callable(getattr(node, "rewrite", None)):
+                report = node.rewrite(prompt)
+                return report if getattr(getattr(node, "config", None), "enabled", True) else None
+        return None
 
 
 def generate(prompt: str, **options: Any) -> Video:
     """Make one video of ``prompt`` with the ``t2v`` template (or ``template=``, or ``model=`` a diffusers folder).
 
     Options, as ``sora generate``'s flags: ``frames``, ``height``, ``width``, ``steps``, ``guidance``,
-    ``candidates``, ``negative_prompt``, ``seed`` (default 0: the same seed makes the same video), ``fps`` (of
+    ``candidates``, ``negative_prompt``, ``rewrite`` (False: the prompt goes to the generator as written),
+    ``allow_unknown`` (True: a prompt of nothing the weights know is generated anyway, with a warning, instead of
+    refused), ``seed`` (default 0: the same seed makes the same video), ``fps`` (of
     the saved file), ``device``, ``dtype``, ``swaps`` (``{"node": "particle"}``), ``settings``
     (``{"node.field": value}``), ``progress`` and ``strict`` (a :class:`~sora_core.errors.SoraWarning` becomes a
     :class:`StrictWarningError`). Without ``strict`` each SoraWarning is raised as a Python warning and kept on

@@ -151,6 +151,10 @@ class ComponentError(SoraError):
     """A particle's component slot is unbound, unknown, or bound to a particle of the wrong kind."""
 
 
+class PromptError(SoraError):
+    """A prompt asks for nothing the generator's weights can draw (every object in it is unknown to them)."""
+
+
 class PipelineRuntimeError(SoraError):
     """A node failed or returned something other than its declared outputs while running."""
 

@@ -118,6 +118,13 @@ class VideoGenerator(ModuleParticle):
     kind: ClassVar[str] = "video_generator"
 
 
+class PromptRewriter(WeightlessParticle):
+    """``prompt`` (B strings) -> ``prompt`` (B strings in the words the generator was trained on) and ``report``
+    (B JSON-able dicts: which words were read as what, which could not be placed)."""
+
+    kind: ClassVar[str] = "prompt_rewriter"
+
+
 class Captioner(ModuleParticle):
     kind: ClassVar[str] = "captioner"
 

@@ -167,6 +167,13 @@ BUILTIN_KINDS: dict[str, KindSpec] = {
         KindSpec("scheduler", "timesteps and one sampler step for a prediction type", learned=False),
         KindSpec("video_generator", "a condition -> video, end to end", ("condition",), ("video",)),
         KindSpec("captioner", "video -> caption text", ("video",), ("caption",)),
+        KindSpec(
+            "prompt_rewriter",
+            "prompts as people write them -> prompts in the generator's words + a report of what was read as what",
+            ("prompt",),
+            ("prompt", "report"),
+            learned=False,
+        ),
         KindSpec("video_qa", "video + question -> answer", ("video", "question"), ("answer",)),
         KindSpec("summarizer", "video -> key frames + summary", ("video",), ("frames", "summary")),
     )

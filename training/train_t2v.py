@@ -21,12 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from sora_core import registry
 from sora_core.atomic import atomic_write_text
 from sora_core.errors import SoraError
 from training.checkpoints import checkpoint_if_due, resume_or_start
+from training.data import TRAIN
 from training.ema import ema_copy, ema_update
 from training.latent_cache import cached_batch, run_cache
 from training.logging_utils import LossLog
@@ -67,7 +69,11 @@ FIXED = (
     "synonym_rate",
     "time_shift",
     "two_object_rate",
+    "buckets",
 )
+
+#: Stream of the per-step bucket draw (``default_rng([TRAIN, seed, step, BUCKET_STREAM])``).
+BUCKET_STREAM = 9
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,6 +134,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--width", type=int, default=64)
+    parser.add_argument(
+        "--buckets",
+        default=None,
+        help="train on several clip sizes, as Sora trains on native sizes: comma-separated FRAMESxHEIGHTxWIDTH "
+        "buckets (e.g. 9x64x64,17x64x64,9x64x96); each has a latent cache of scenes drawn at its aspect ratio "
+        "(--cache-clips for the first bucket, as many as cost the same to encode for the others), every step draws "
+        "one bucket uniformly, and --batch is the first bucket's batch (the others get as many clips as keep a "
+        "step's spacetime tokens about the same). Default: --frames/--height/--width",
+    )
     parser.add_argument("--denoiser-config", default="{}", help="JSON config overrides of the denoiser")
     parser.add_argument("--text-config", default="{}", help="JSON config overrides of the byte-transformer encoder")
     parser.add_argument(
@@ -152,7 +167,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0.0 <= args.ema < 1.0:
         parser.error(f"--ema {args.ema}: the decay must be in [0, 1) (0 turns the average off)")
     args.vae = str(args.vae)
+    try:
+        args.bucket_sizes = parse_buckets(args.buckets) if args.buckets else [(args.frames, args.height, args.width)]
+    except ValueError as error:
+        parser.error(f"--buckets {args.buckets}: {error}")
+    if args.buckets and not args.cache_clips:
+        parser.error("--buckets needs --cache-clips N (each bucket's clips are encoded once)")
     return args
+
+
+def parse_buckets(text: str) -> list[tuple[int, int, int]]:
+    """``"9x64x64,17x96x96"`` as ``[(9, 64, 64), (17, 96, 96)]``; a ``ValueError`` saying what is wrong."""
+    sizes = []
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(f"{item.strip()!r} is not FRAMESxHEIGHTxWIDTH (e.g. 17x64x96)")
+        frames, height, width = map(int, parts)
+        if (frames - 1) % 4 or height % 8 or width % 8:
+            raise ValueError(f"{item.strip()!r}: frames must be 1 + 4k and height and width multiples of 8")
+        sizes.append((frames, height, width))
+    if len(set(sizes)) != len(sizes):
+        raise ValueError("a bucket is named twice")
+    return sizes
+
+
+def bucket_tokens(size: tuple[int, int, int]) -> int:
+    """Spacetime patches of a clip of ``size`` (4x4x4 VAE, 1x2x2 patches): what a step's cost grows with."""
+    frames, height, width = size
+    return (1 + (frames - 1) // 4) * (height // 8) * (width // 8)
+
+
+def bucket_batches(sizes: list[tuple[int, int, int]], batch: int) -> list[int]:
+    """Clips per step of each bucket: ``batch`` for the first, the same spacetime tokens for the others."""
+    base = batch * bucket_tokens(sizes[0])
+    return [max(1, round(base / bucket_tokens(size))) for size in sizes]
+
+
+def draw_bucket(seed: int, step: int, buckets: int) -> int:
+    """The bucket of training step ``step`` (uniform; a pure function of the seed and step)."""
+    return int(np.random.default_rng([TRAIN, seed, step, BUCKET_STREAM]).integers(buckets)) if buckets > 1 else 0
 
 
 def cpu_has_bfloat16() -> bool:
@@ -168,12 +222,33 @@ def _vae_key(vae: str) -> str:
     return vae if vae == "default" else str(Path(vae).resolve())
 
 
-def _latent_cache(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path | None) -> tuple[list[Any], Any]:
-    """The cached scenes and their latents (encoded now unless ``OUT`` holds them for this VAE and run)."""
-    size = (args.frames, args.height, args.width)
-    return run_cache(
-        args.out, args.vae, vae_encoder, encoder_dir, args.seed, args.cache_clips, size, args.two_object_rate
-    )
+def _latent_caches(args: argparse.Namespace, vae_encoder: Any, encoder_dir: Path | None) -> list[tuple[list[Any], Any]]:
+    """Each bucket's cached scenes and latents (encoded now unless ``OUT`` holds them for this VAE and run).
+
+    One bucket is the run's own cache in ``OUT``; with ``--buckets``, bucket ``i`` has its own scenes (seed
+    stream ``seed * 1000 + i``) in ``OUT/cache-FxHxW``."""
+    if not args.buckets:
+        size = args.bucket_sizes[0]
+        return [
+            run_cache(args.out, args.vae, vae_encoder, encoder_dir, args.seed, args.cache_clips, size,
+                      args.two_object_rate)
+        ]  # fmt: skip
+    caches = []
+    for index, size in enumerate(args.bucket_sizes):
+        folder = args.out / ("cache-" + "x".join(map(str, size)))
+        clips = bucket_cache_clips(args.bucket_sizes, index, args.cache_clips)
+        print(f"bucket {'x'.join(map(str, size))}: {clips} clips", flush=True)
+        caches.append(
+            run_cache(folder, args.vae, vae_encoder, encoder_dir, args.seed * 1000 + index, clips, size,
+                      args.two_object_rate)
+        )  # fmt: skip
+    return caches
+
+
+def bucket_cache_clips(sizes: list[tuple[int, int, int]], index: int, clips: int) -> int:
+    """Clips in bucket ``index``'s cache: ``clips`` for the first bucket, and for the others as many as cost the
+    same to encode (encoding time grows with a clip's spacetime tokens), at least 200."""
+    return max(200, min(clips, round(clips * bucket_tokens(sizes[0]) / bucket_tokens(sizes[index]))))
 
 
 def _check_init(denoiser: Any, vae_encoder: Any, args: argparse.Namespace) -> None:
@@ -227,14 +302,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     root = args.out / "checkpoints"
     start = resume_or_start(root, saved, optimizer, fixed, resume=args.resume)
     log = LossLog(args.out / "log.jsonl", resume_step=start if args.resume else None)
-    cache = _latent_cache(args, vae_encoder, encoder_dir) if args.cache_clips else None
+    caches = _latent_caches(args, vae_encoder, encoder_dir) if args.cache_clips else None
+    batches = bucket_batches(args.bucket_sizes, args.batch)
     began = time.perf_counter()
     step = start
     while step < args.steps:
         lr = warmup_cosine(step, args.steps, args.lr, args.warmup)
         set_learning_rate(optimizer, lr)
-        if cache is not None:
-            latent, captions = cached_batch(args.seed, step, args.batch, *cache, synonym_rate=args.synonym_rate)
+        bucket = 0
+        if caches is not None:
+            bucket = draw_bucket(args.seed, step, len(caches))
+            latent, captions = cached_batch(
+                args.seed, step, batches[bucket], *caches[bucket], synonym_rate=args.synonym_rate
+            )
         else:
             video, captions = caption_batch(
                 args.seed, step, args.batch, args.frames, args.height, args.width, args.synonym_rate
@@ -260,7 +340,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             ema_update(average, models[name.removesuffix("-ema")], args.ema, updates=step)
         step += 1
         if step % args.log_every == 0 or step == args.steps:
-            record = log.write(step, lr=lr, loss=loss.total.item(), dropped=loss.dropped, grad_norm=float(grad_norm))
+            record = log.write(
+                step, lr=lr, loss=loss.total.item(), dropped=loss.dropped, grad_norm=float(grad_norm), bucket=bucket
+            )
             print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)
         if checkpoint_if_due(
             root,
@@ -292,6 +374,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "frames": args.frames,
         "height": args.height,
         "width": args.width,
+        "buckets": [list(size) for size in args.bucket_sizes],
         "ema": args.ema,
     }
     atomic_write_text(args.out / "t2v.json", json.dumps(summary, indent=1) + "\n")

@@ -20,6 +20,7 @@ from sora_core.api import GENERATE_OPTIONS
 from sora_core.cli.paths import check_output_path
 from sora_core.cli.pipeline_commands import SWAP_HELP
 from sora_core.errors import ConfigError
+from sora_core.text import printable
 
 #: Which node of a text-to-video template each convenience flag configures (``--set`` reaches any field).
 FLAG_FIELDS = GENERATE_OPTIONS
@@ -66,6 +67,21 @@ def add_commands(commands: Any) -> None:
         "--candidates", type=int, help="videos sampled per prompt; the scorer keeps the best (1: no reranking)"
     )
     parser.add_argument("--negative-prompt", help="the unconditional prompt (default: the empty prompt)")
+    parser.add_argument(
+        "--no-rewrite",
+        dest="rewrite",
+        action="store_const",
+        const=False,
+        default=None,
+        help="give the prompt to the generator as written (the rewriter maps it onto the words it was trained on)",
+    )
+    parser.add_argument(
+        "--allow-unknown",
+        action="store_const",
+        const=True,
+        default=None,
+        help="generate even when the prompt names nothing the weights know (otherwise: an error, exit 1)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0): same seed, same video")
     parser.add_argument("--fps", type=float, default=8.0, help="frames per second of the written video (default 8)")
     parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel to SCALE x SCALE in the files")
@@ -138,6 +154,8 @@ def run_generate(args: argparse.Namespace) -> int:
     videos = []
     for prompt in prompts:
         video, _ = generator._make(prompt)  # under --strict a warning is an error here, before a file is written
+        if video.rewrite and video.rewrite.get("changed"):
+            sys.stderr.write(f"rewrite: {printable(repr(prompt))} -> {printable(repr(video.rewrite['rewritten']))}\n")
         for message in video.warnings:
             if message not in warned:
                 warned.add(message)

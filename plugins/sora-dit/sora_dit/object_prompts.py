@@ -26,7 +26,7 @@ from sora_core.ports import PortSpec
 from sora_dit.hooks import PROMPT_BATCHER
 from sora_dit.prompts import CFGPrompts, CFGPromptsConfig
 
-__all__ = ["ObjectPrompts", "ObjectPromptsConfig", "objects_asked", "split_objects"]
+__all__ = ["ObjectPrompts", "ObjectPromptsConfig", "objects_asked", "split_objects", "split_scene"]
 
 DEFAULT_CONJUNCTIONS: tuple[str, ...] = (
     "and meanwhile",
@@ -114,6 +114,14 @@ def split_objects(text: str, config: ObjectPromptsConfig | None = None) -> list[
             suffix = setting.group(0).strip(" ,.!") if setting else ""
             return [f"{part} {suffix}".strip() for part in parts]
     return [text]
+
+
+def split_scene(text: str, config: ObjectPromptsConfig | None = None) -> tuple[str, str]:
+    """``text`` cut into its objects and a trailing scene phrase ("on a black background"; ``""`` if none)."""
+    cfg = config or ObjectPromptsConfig()
+    _, scene = _patterns(cfg.conjunctions, cfg.determiners, cfg.scene_nouns)
+    setting = scene.search(text)
+    return (text[: setting.start()], setting.group(0).strip(" ,.!")) if setting else (text, "")
 
 
 def objects_asked(layer: str) -> int:
