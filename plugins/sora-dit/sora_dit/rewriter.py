@@ -45,7 +45,9 @@ class EmbeddingPromptRewriterConfig(ParticleConfig):
     )
     shape_similarity: float = Field(0.38, ge=0, le=1, description="least similarity of a noun to a shape")
     size_similarity: float = Field(0.55, ge=0, le=1, description="least similarity of an adjective to a size")
-    motion_similarity: float = Field(0.38, ge=0, le=1, description="least similarity of a phrase to a motion")
+    motion_similarity: float = Field(
+        0.30, ge=0, le=1, description="least similarity of a phrase, on its own, to the motion chosen for it"
+    )
     colour_distance: float = Field(
         35.0, gt=0, description="most perceptual (CIELAB) distance of a named colour to a generator colour"
     )

@@ -110,6 +110,7 @@ class Rewriter:
         self._shape_labels = {k: list(v) for k, v in targets.shapes.items()}
         self._size_labels = {k: list(v) for k, v in targets.sizes.items()}
         self._motion_labels = {k: list(v) for k, v in targets.motions.items()}
+        self._motion_context = {k: [f"an object {w}" for w in v] for k, v in targets.motions.items()}
 
     # --- the whole prompt ------------------------------------------------------------------------------------
 
@@ -283,12 +284,16 @@ class Rewriter:
             obj.motion = directions.pop()
             obj.read(phrase, "motion", obj.motion, "direction word")
             return
-        match = self.matcher.match(phrase, self._motion_labels, threshold=self.thresholds.motion)
-        if match.label is None:
+        # the label is chosen in context ("an object that drops" reads better than "that drops"); the phrase on its
+        # own must still come near that label's descriptions, or "playing the piano" would be read as a motion
+        chosen = self.matcher.match(f"an object {phrase}", self._motion_context, threshold=0.0).label
+        assert chosen is not None
+        alone = self.matcher.match(phrase, {chosen: self._motion_labels[chosen]}, threshold=self.thresholds.motion)
+        if alone.label is None:
             obj.unplaced += [w for w in content if w not in STOP_WORDS]
             return
-        obj.motion = match.label
-        obj.read(phrase, "motion", match.label, f"sentence encoder, similarity {match.similarity:.2f}")
+        obj.motion = chosen
+        obj.read(phrase, "motion", chosen, f"sentence encoder, similarity {alone.similarity:.2f}")
 
     def _read_background(self, scene: str, result: Rewrite) -> None:
         words = [w for w in tokens(scene) if w not in STOP_WORDS and w not in _PUNCTUATION]
