@@ -103,3 +103,24 @@ def test_swapping_to_another_kind_or_an_unknown_node_is_refused(tmp_path: Path, 
     assert "node 'scheduler' is a scheduler, but sora-dit:dit-denoiser is a denoiser" in capsys.readouterr().err
     assert main(["generate", "a red circle", "-o", out, "--set", "nowhere.steps=2"]) == 1
     assert "cannot configure unknown node 'nowhere'" in capsys.readouterr().err
+
+
+def test_the_rewrite_is_printed_in_one_line_and_no_rewrite_turns_it_off(tmp_path: Path, capsys) -> None:
+    generate(tmp_path, "a.mp4", "--candidates", "1", prompt="a cherry ring drifting rightwards")
+    err = capsys.readouterr().err
+    assert "rewrite: 'a cherry ring drifting rightwards' -> 'a red circle moving right'\n" in err
+    generate(tmp_path, "b.mp4", "--candidates", "1", "--no-rewrite", prompt="a cherry ring drifting rightwards")
+    assert "rewrite:" not in capsys.readouterr().err
+    generate(tmp_path, "c.mp4", "--candidates", "1", prompt="a red circle moving right")
+    assert "rewrite:" not in capsys.readouterr().err  # already in the generator's words: nothing to say
+
+
+def test_a_prompt_of_nothing_known_exits_1_and_writes_nothing_unless_allowed(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cat.mp4"
+    code = main(["generate", "a cat playing the piano", "-o", str(out), *SMALL, "--candidates", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    assert "error: sora-dit:prompt-rewriter: the prompt 'a cat playing the piano' names nothing" in err
+    assert "--allow-unknown" in err and "Traceback" not in err
+    generate(tmp_path, "cat.mp4", "--candidates", "1", "--allow-unknown", prompt="a cat playing the piano")
+    assert "passed on unchanged (allow_unknown)" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """How often the prompt rewriter reads each attribute right, on prompts whose attributes are known.
 
     python -m training.eval_rewriter [--set heldout dev paraphrases] [--show-wrong]
+    python -m training.eval_rewriter --words      # the calibration words of training/rewriter_dev_words.py
 
 Sets: ``heldout`` (sora-synth's held-out prompts, training words: the rewriter should keep them),
 ``dev`` (validation scenes reworded with :mod:`training.validate_paraphrases`' third vocabulary, words
@@ -20,6 +21,7 @@ from sora_synth.captions import parse_prompt
 from sora_synth.splits import heldout_prompts, paraphrase_prompts
 
 from sora_core import registry
+from training.rewriter_dev_words import COLOUR_WORDS, MOTION_PHRASES, NOT_MOTIONS, SHAPE_NOUNS
 from training.validate_paraphrases import dev_prompts
 
 ATTRIBUTES = ("colour", "shape", "motion", "count")
@@ -56,13 +58,39 @@ def score(rewriter: object, rows: list[tuple[str, list[tuple[str, str, str]]]], 
     return right
 
 
+def word_placement(rewriter: object) -> None:
+    """How the rewriter places the calibration words: a noun as "a red NOUN", a motion as "a red circle PHRASE",
+    a colour word as "a WORD circle"; per target: right, wrong, unplaced."""
+
+    def read(prompt: str, attribute: str) -> str | None:
+        report = rewriter.rewrite(prompt)  # type: ignore[attr-defined]
+        return next((r["value"] for r in report["read"] if r["as"] == attribute), None)
+
+    checks = [
+        ("shape", SHAPE_NOUNS, "a red {}"),
+        ("motion", {**MOTION_PHRASES, None: NOT_MOTIONS}, "a red circle {}"),
+        ("colour", COLOUR_WORDS, "a {} circle"),
+    ]
+    for attribute, table, pattern in checks:
+        tally: Counter[str] = Counter()
+        for wanted, words in table.items():
+            for word in words:
+                got = read(pattern.format(word), attribute)
+                tally["right" if got == wanted else "unplaced" if got is None else "wrong"] += 1
+        print(f"{attribute:7s} words: right {tally['right']}, wrong {tally['wrong']}, unplaced {tally['unplaced']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", nargs="+", default=["heldout", "dev", "paraphrases"], dest="sets")
     parser.add_argument("--show-wrong", action="store_true")
+    parser.add_argument("--words", action="store_true", help="only the calibration words' placement")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rewriter = registry.create("sora-dit:prompt-rewriter")
+    if args.words:
+        word_placement(rewriter)
+        return
     for name, rows in prompt_sets(args.sets).items():
         right = score(rewriter, rows, args.show_wrong)
         rates = " ".join(f"{a} {100 * right[a] / right['prompts']:5.1f}%" for a in ATTRIBUTES)
