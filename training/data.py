@@ -26,9 +26,10 @@ def train_scenes(seed: int, step: int, batch: int) -> list[Scene]:
     return [sample_scene(rng) for _ in range(batch)]
 
 
-def held_out_scenes(count: int, offset: int = 0) -> list[Scene]:
-    """``count`` scenes no training run draws (clip ``i`` is seeded by ``[HELD_OUT, offset + i]``)."""
-    return [sample_scene(np.random.default_rng([HELD_OUT, offset + i])) for i in range(count)]
+def held_out_scenes(count: int, offset: int = 0, aspect: float = 1.0) -> list[Scene]:
+    """``count`` scenes no training run draws (clip ``i`` is seeded by ``[HELD_OUT, offset + i]``), laid out for
+    frames of width/height ``aspect``."""
+    return [sample_scene(np.random.default_rng([HELD_OUT, offset + i]), aspect=aspect) for i in range(count)]
 
 
 def render_batch(scenes: list[Scene], frames: int = FRAMES, height: int = HEIGHT, width: int = WIDTH) -> torch.Tensor:
