@@ -59,6 +59,11 @@ def test_words_no_list_holds_are_read_from_colour_data_and_the_sentence_encoder(
         ("a tiny reddish tile sinking", "a small red square moving down"),
         ("a lavender globe that stays put", "a purple circle staying still"),
         ("a video of a golden-yellow moon ascending", "a yellow circle moving up"),
+        ("A red ball rolls to the right.", "a red circle moving right"),
+        ("a circle that is red, moving left", "a red circle moving left"),
+        ("make a video where a small green triangle jumps up and down", "a small green triangle bouncing"),
+        ("the blue triangle moves from right to left", "a blue triangle moving left"),
+        ("an orange circle zooming across the screen from left to right", "an orange circle moving right"),
     ],
 )
 def test_rewordings(rewriter, prompt: str, expected: str) -> None:

@@ -163,18 +163,43 @@ class Rewriter:
     def _read_object(self, phrase: str) -> ObjectReading:
         obj = ObjectReading(phrase.strip())
         words = [w for w in tokens(phrase) if w not in _PUNCTUATION]
-        i = 0
-        while i < len(words) and self._is_lead_in(words[i]):
-            number = count_of(words[i])
+        start = self._noun_phrase_start(words)
+        for word in words[:start]:
+            number = count_of(word)
             if number is not None:
                 obj.count = number if obj.count in (None, 1) or number > 1 else obj.count
-                obj.read(words[i], "count", str(number) if number else "unspecified", "number word")
-            i += 1
-        head, motion_words, i = self._noun_phrase(words, i, obj)
+                obj.read(word, "count", str(number) if number else "unspecified", "number word")
+            elif not self._is_lead_in(word):
+                obj.unplaced.append(word)  # "a cat chasing a red ball": the cat is not drawn
+        head, motion_words, i = self._noun_phrase(words, start, obj)
         if head is not None:
             self._read_head(head, obj)
         self._read_motion(motion_words + words[i:], obj)
         return obj
+
+    def _noun_phrase_start(self, words: list[str]) -> int:
+        """Where the object's noun phrase starts: after the lead-in ("a video of two"), or, when a colour or size
+        word comes later, at the run of words that ends with it ("make a video where a small green ...")."""
+        lead = 0
+        while lead < len(words) and self._is_lead_in(words[lead]):
+            lead += 1
+        for k in range(lead, len(words)):
+            word = words[k]
+            if word in STOP_WORDS or count_of(word) is not None:
+                continue
+            if (
+                colour_of([word]) is not None
+                or self.matcher.match(word, self._size_labels, threshold=self.thresholds.size, margin=0.05).label
+            ):
+                start = k
+                while start > lead and not self._is_lead_in(words[start - 1]):
+                    start -= 1
+                return start if start > lead else lead
+            if k + 1 >= len(words) or words[k + 1] in STOP_WORDS:
+                break  # a noun phrase ends here ("a circle that is red"): the colour after it is said of it
+            if k > lead and words[k - 1] not in STOP_WORDS and count_of(words[k - 1]) is None:
+                break  # past the first run of content words: that run is the noun phrase
+        return lead
 
     def _is_lead_in(self, word: str) -> bool:
         return count_of(word) is not None or word in STOP_WORDS or stem(word) in self._framing
@@ -270,10 +295,13 @@ class Rewriter:
         obj.read(head, "shape", match.label, f"sentence encoder, similarity {match.similarity:.2f}")
 
     def _read_motion(self, words: list[str], obj: ObjectReading) -> None:
-        content = [w for w in words if w not in _PUNCTUATION]
+        content = [w for w in words if w not in _PUNCTUATION and not self._predicative(w, obj)]
         if not any(w not in STOP_WORDS for w in content):
             return
         directions = {self._direction(w) for w in content} - {None}
+        destination = self._destination(content)
+        if destination is not None:  # "from left to right"
+            directions = {destination}
         opposite = [pair for pair in (("up", "down"), ("left", "right")) if set(pair) <= directions]
         phrase = " ".join(content)
         if opposite and "bouncing" in self.targets.motions:
@@ -294,6 +322,21 @@ class Rewriter:
             return
         obj.motion = chosen
         obj.read(phrase, "motion", chosen, f"sentence encoder, similarity {alone.similarity:.2f}")
+
+    def _predicative(self, word: str, obj: ObjectReading) -> bool:
+        """A colour said after the noun ("a circle that is red"): read, and taken out of the motion (a size word
+        there is motion: "getting bigger")."""
+        if word in STOP_WORDS or self._direction(word):
+            return False
+        return self._colour(word, obj)
+
+    def _destination(self, words: list[str]) -> str | None:
+        """The direction after "to" in "from X to Y" (both named), else None."""
+        for i in range(len(words) - 3):
+            if words[i] == "from" and self._direction(words[i + 1]) and "to" in words[i + 2 : i + 4]:
+                after = words[words.index("to", i + 2) + 1 :]
+                return self._direction(after[0]) if after else None
+        return None
 
     def _read_background(self, scene: str, result: Rewrite) -> None:
         words = [w for w in tokens(scene) if w not in STOP_WORDS and w not in _PUNCTUATION]
