@@ -16,6 +16,19 @@ from sora_dit.naming import label
 from sora_dit.words import known_stems, read_word_list, unknown_words
 
 
+def prompt_list(particle: Any, prompt: Any) -> list[str]:
+    """``prompt`` (a string or a non-empty list of strings) as a list; a ``PortError`` naming ``particle``'s input
+    for anything else."""
+    if isinstance(prompt, str):
+        prompt = [prompt]
+    if not isinstance(prompt, (list, tuple)) or not prompt or not all(isinstance(p, str) for p in prompt):
+        raise PortError(
+            f"{label(particle)}: input 'prompt' must be a string or a list of strings, got {prompt!r:.80}",
+            'pass prompt=["a red circle moving right", ...]',
+        )
+    return list(prompt)
+
+
 class CFGPromptsConfig(ParticleConfig):
     """The prompt of the unconditional branch, and the words the denoiser was trained on."""
 
@@ -66,17 +79,11 @@ class CFGPrompts(WeightlessParticle):
         return {"text": prompts + [self.config.negative_prompt] * len(prompts)}
 
     def checked_prompts(self, prompt: Any) -> list[str]:
-        """``prompt`` as a list of strings; a ``PortError`` naming the input for anything else."""
-        if isinstance(prompt, str):
-            prompt = [prompt]
-        if not isinstance(prompt, (list, tuple)) or not prompt or not all(isinstance(p, str) for p in prompt):
-            raise PortError(
-                f"{label(self)}: input 'prompt' must be a string or a list of strings, got {prompt!r:.80}",
-                'pass prompt=["a red circle moving right", ...]',
-            )
-        for text in prompt:
+        """``prompt`` as a list of strings (see :func:`prompt_list`), each checked for unknown words."""
+        prompts = prompt_list(self, prompt)
+        for text in prompts:
             self.warn_unknown_words(text)
-        return list(prompt)
+        return prompts
 
     # --- words the denoiser was never trained on -------------------------------------------------------------
 

@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from sora_core.config import ParticleConfig
-from sora_core.errors import PortError, PromptError, SoraWarning
+from sora_core.errors import PromptError, SoraWarning
 from sora_core.interfaces import PromptRewriter
 from sora_core.ports import PortSpec
 from sora_dit.naming import label
+from sora_dit.prompts import prompt_list
 from sora_dit.rewriting.matcher import SentenceMatcher
 from sora_dit.rewriting.rewrite import Rewriter, Thresholds
 from sora_dit.rewriting.targets import read_targets
@@ -85,14 +86,7 @@ class EmbeddingPromptRewriter(PromptRewriter):
         return self._rewriter.rewrite(prompt).report()
 
     def forward(self, prompt: Any) -> dict[str, Any]:
-        if isinstance(prompt, str):
-            prompt = [prompt]
-        if not isinstance(prompt, (list, tuple)) or not prompt or not all(isinstance(p, str) for p in prompt):
-            raise PortError(
-                f"{label(self)}: input 'prompt' must be a string or a list of strings, got {prompt!r:.80}",
-                'pass prompt=["a red circle moving right", ...]',
-            )
-        reports = [self.rewrite(text) for text in prompt]
+        reports = [self.rewrite(text) for text in prompt_list(self, prompt)]
         if self.config.enabled:
             for report in reports:
                 self._speak(report)

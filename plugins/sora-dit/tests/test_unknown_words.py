@@ -178,17 +178,19 @@ def test_the_t2v_template_checks_words_and_sizes() -> None:
 
     pipe = Pipeline.from_template("t2v")
     assert pipe.nodes["prompts"].config.known_words == "t2v"
-    assert pipe.nodes["sampler"].config.trained_size == (9, 64, 64)
+    assert pipe.nodes["sampler"].config.trained_range == ((9, 25), (64, 96), (64, 96))
 
 
 def test_sora_generate_prints_each_warning_and_still_writes_the_clip(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "odd.mp4"
-    argv = ["generate", "a cat playing the piano", "-o", str(out), "--steps", "1", "--candidates", "1"]
+    # --no-rewrite: the prompt reaches object-prompts as written (the rewriter would refuse it: test_rewriter)
+    argv = ["generate", "a cat playing the piano", "-o", str(out), "--steps", "1", "--candidates", "1", "--no-rewrite"]
     assert main([*argv, "--frames", "5", "--height", "32", "--width", "32"]) == 0 and out.is_file()
     err = capsys.readouterr().err
     assert "warning: sora-dit:object-prompts: 'cat', 'playing', 'piano' in the prompt" in err
-    assert "warning: sora-dit:latent-sampler: 5 frames of 32x32 are outside" in err
+    assert "warning: sora-dit:latent-sampler: 5 frames of 32x32 are outside the range" in err
+    assert "(9-25 frames, 64-96 pixels high, 64-96 wide)" in err
     assert main(["generate", "a red ball moving right", "-o", str(tmp_path / "ok.mp4"), "--steps", "1"]) == 0
     assert "warning" not in capsys.readouterr().err
