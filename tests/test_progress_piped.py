@@ -69,11 +69,11 @@ def test_generate_reports_nodes_and_the_sampling_steps_inside_them(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
-    assert lines[0] == "t2v: 0/5"
+    assert lines[0] == "t2v: 0/6"
     # the sampling loop (asked nothing itself) shows because the run's progress is showing
     sampling = [line for line in lines if line.startswith("sampling: ")]
     assert sampling[0] == "sampling: 0/2" and sampling[-1].startswith("sampling: 2/2 ("), lines
-    assert lines.index(sampling[-1]) < next(i for i, line in enumerate(lines) if line.startswith("t2v: 3/5 sampler"))
+    assert lines.index(sampling[-1]) < next(i for i, line in enumerate(lines) if line.startswith("t2v: 4/6 sampler"))
     assert (tmp_path / "clip.mp4").is_file()
 
 

@@ -44,7 +44,7 @@ def judged() -> Pipeline:
         pytest.skip(f"the t2v template is not installed: {exc}")
     spec["nodes"]["judge"] = {"particle": "sora-synth:clip-evaluator"}
     spec["edges"].append(f"{spec['outputs']['video']} -> judge.video")  # the video the template outputs
-    spec["inputs"]["prompt"] = ["prompts.prompt", "judge.prompt"]
+    spec["inputs"]["prompt"] = [*spec["inputs"]["prompt"], "judge.prompt"]
     spec["outputs"]["scores"] = "judge.scores"
     return Pipeline.from_spec(spec, seed=0)
 

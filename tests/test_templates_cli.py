@@ -36,7 +36,7 @@ def test_templates_json_has_full_descriptions_and_wiring(capsys: pytest.CaptureF
     t2v = next(t for t in data["templates"] if t["name"] == "t2v")
     spec, _ = template_spec("t2v", registry.default_registry)
     assert t2v["plugin"] == "sora-dit" and t2v["description"] == spec.description
-    assert t2v["inputs"] == {"prompt": ["prompts.prompt"]} and t2v["outputs"] == {"video": "compositor.video"}
+    assert t2v["inputs"] == {"prompt": ["rewriter.prompt"]} and t2v["outputs"] == {"video": "compositor.video"}
     assert t2v["nodes"]["denoiser"] == "sora-dit:dit-denoiser"
 
 

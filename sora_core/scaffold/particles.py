@@ -46,12 +46,14 @@ def _header(
     stdlib: tuple[str, ...] = ("from typing import Any",),
     pydantic: str = "Field",
     nn: bool = True,
+    torch: bool = True,
 ) -> str:
     """The docstring and imports of a particle module subclassing ``base``, sorted as isort sorts them."""
     lines = [f'"""{summary}', "", "Particle ``${full_name}``.", '"""', ""]
     lines += ["from __future__ import annotations", ""]
     lines += [*stdlib, ""] if stdlib else []
-    lines += ["import torch", f"from pydantic import {pydantic}", "from sora_core.config import ParticleConfig"]
+    lines += ["import torch"] if torch else []
+    lines += [f"from pydantic import {pydantic}", "from sora_core.config import ParticleConfig"]
     lines += [f"from sora_core.interfaces import {base}", "from sora_core.ports import PortSpec"]
     lines += ["from torch import nn"] if nn else []
     return "\n".join(lines) + "\n"
@@ -998,6 +1000,71 @@ class ${Class}(Summarizer):
 """
 )
 
+
+_PROMPT_REWRITER = (
+    _header(
+        "A prompt rewriter: whole words replaced from a table, each replacement reported.",
+        "PromptRewriter",
+        nn=False,
+        torch=False,
+    )
+    + '''
+
+class ${Config}(ParticleConfig):
+    """Which words the rewriter replaces."""
+
+    replacements: dict[str, str] = Field(
+        default_factory=dict, description="a word -> the word the generator knows"
+    )
+    max_words: int = Field(
+        64, gt=0, le=4096, description="longer prompts are passed on unchanged"
+    )
+
+
+class ${Class}(PromptRewriter):
+    """Replaces whole words (compared in lower case) by the table in its config.
+
+    Weightless and deterministic. Each prompt's report names every replaced word;
+    a prompt of more than ``max_words`` words is passed on unchanged, with a note.
+    """
+
+    Config = ${Config}
+    config: ${Config}
+    description = "word-table prompt rewriter: prompts to prompts and a report"
+
+    def input_ports(self) -> dict[str, PortSpec]:
+        return {"prompt": PortSpec("str", "B", description="one prompt per video")}
+
+    def output_ports(self) -> dict[str, PortSpec]:
+        return {
+            "prompt": PortSpec("str", "B", description="the rewritten prompts"),
+            "report": PortSpec("any", "B", description="what was replaced"),
+        }
+
+    def rewrite(self, prompt: str) -> dict[str, Any]:
+        """One prompt's report; ``report["rewritten"]`` is the text handed on."""
+        words = prompt.split()
+        if len(words) > self.config.max_words:
+            return {
+                "prompt": prompt,
+                "rewritten": prompt,
+                "read": [],
+                "notes": ["long"],
+            }
+        new = [self.config.replacements.get(word.lower(), word) for word in words]
+        read = [
+            {"words": old, "value": word}
+            for old, word in zip(words, new, strict=True)
+            if old != word
+        ]
+        return {"prompt": prompt, "rewritten": " ".join(new), "read": read, "notes": []}
+
+    def forward(self, prompt: list[str]) -> dict[str, Any]:
+        reports = [self.rewrite(text) for text in prompt]
+        return {"prompt": [r["rewritten"] for r in reports], "report": reports}
+'''
+)
+
 #: The template of every built-in kind, by kind name.
 TEMPLATES: dict[str, KindTemplate] = {
     t.kind: t
@@ -1102,6 +1169,14 @@ TEMPLATES: dict[str, KindTemplate] = {
             '{"answers": ["left", "right", "up"], "question_buckets": 16}',
             "answers",
             '["only one"]',
+        ),
+        KindTemplate(
+            "prompt_rewriter",
+            "PromptRewriter",
+            _PROMPT_REWRITER,
+            '{"replacements": {"crimson": "red"}, "max_words": 8}',
+            "max_words",
+            "0",
         ),
         KindTemplate(
             "summarizer",

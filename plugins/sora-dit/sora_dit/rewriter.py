@@ -78,6 +78,12 @@ class EmbeddingPromptRewriter(PromptRewriter):
             "report": PortSpec("any", "B", description="per prompt: what each word was read as, what was not placed"),
         }
 
+    @classmethod
+    def example_inputs(cls, config: EmbeddingPromptRewriterConfig, batch: int, generator: Any) -> dict[str, Any]:
+        """Prompts of things the generator draws (a prompt of nothing it knows is refused, by design)."""
+        prompts = ["a cherry ring drifting rightwards", "two blue squares", "a tiny green triangle sinking"]
+        return {"prompt": [prompts[i % len(prompts)] for i in range(batch)]}
+
     def rewrite(self, prompt: str) -> dict[str, Any]:
         """One prompt's report (``report["rewritten"]`` is the text), without warnings or refusals."""
         if not self.config.enabled:

@@ -64,7 +64,7 @@ def test_it_judges_what_the_t2v_pipeline_generates() -> None:
         pytest.skip(f"the t2v template is not installed: {exc}")
     spec["nodes"]["judge"] = {"particle": "sora-synth:clip-evaluator"}
     spec["edges"].append(f"{spec['outputs']['video']} -> judge.video")  # the video the template outputs
-    spec["inputs"]["prompt"] = ["prompts.prompt", "judge.prompt"]
+    spec["inputs"]["prompt"] = [*spec["inputs"]["prompt"], "judge.prompt"]
     spec["outputs"]["scores"] = "judge.scores"
     pipe = Pipeline.from_spec(spec, seed=0)
     pipe.configure("sampler", steps=2)
