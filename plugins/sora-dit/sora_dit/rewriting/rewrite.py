@@ -314,8 +314,10 @@ class Rewriter:
             return
         # the label is chosen in context ("an object that drops" reads better than "that drops"); the phrase on its
         # own must still come near that label's descriptions, or "playing the piano" would be read as a motion
-        chosen = self.matcher.match(f"an object {phrase}", self._motion_context, threshold=0.0).label
-        assert chosen is not None
+        chosen = self.matcher.match(f"an object {phrase}", self._motion_context, threshold=-1.0).label
+        if chosen is None:  # cannot happen with threshold -1 (cosine similarity); kept for the type checker
+            obj.unplaced += [w for w in content if w not in STOP_WORDS]
+            return
         alone = self.matcher.match(phrase, {chosen: self._motion_labels[chosen]}, threshold=self.thresholds.motion)
         if alone.label is None:
             obj.unplaced += [w for w in content if w not in STOP_WORDS]
