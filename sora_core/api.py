@@ -475,8 +475,8 @@ class VideoGenerator:
         """The report of the pipeline's prompt rewriter on ``prompt`` (None without one, or when it is off)."""
         for node in self.pipeline.nodes.values():
             if getattr(node, "kind", None) == "prompt_rewriter" and callable(getattr(node, "rewrite", None)):
-                report = node.rewrite(prompt)
-                return report if getattr(getattr(node, "config", None), "enabled", True) else None
+                enabled = getattr(getattr(node, "config", None), "enabled", True)
+                return node.rewrite(prompt) if enabled else None  # the node's matcher caches: no second encoding
         return None
 
 

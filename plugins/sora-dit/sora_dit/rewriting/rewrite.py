@@ -69,10 +69,6 @@ class Rewrite:
         self.unplaced: list[str] = []
         self.notes: list[str] = []
 
-    @property
-    def known_objects(self) -> int:
-        return sum(obj.known for obj in self.objects)
-
     def report(self) -> dict[str, Any]:
         """The JSON-able report: what was read as what, what could not be placed, and notes."""
         return {
