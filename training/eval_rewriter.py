@@ -58,7 +58,7 @@ def score(rewriter: object, rows: list[tuple[str, list[tuple[str, str, str]]]], 
     return right
 
 
-def word_placement(rewriter: object) -> None:
+def word_placement(rewriter: object, show: bool = False) -> None:
     """How the rewriter places the calibration words: a noun as "a red NOUN", a motion as "a red circle PHRASE",
     a colour word as "a WORD circle"; per target: right, wrong, unplaced."""
 
@@ -76,7 +76,10 @@ def word_placement(rewriter: object) -> None:
         for wanted, words in table.items():
             for word in words:
                 got = read(pattern.format(word), attribute)
-                tally["right" if got == wanted else "unplaced" if got is None else "wrong"] += 1
+                verdict = "right" if got == wanted else "unplaced" if got is None else "wrong"
+                tally[verdict] += 1
+                if show and verdict != "right":
+                    print(f"  {attribute}: {word!r} wanted {wanted}, read {got}")
         print(f"{attribute:7s} words: right {tally['right']}, wrong {tally['wrong']}, unplaced {tally['unplaced']}")
 
 
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     rewriter = registry.create("sora-dit:prompt-rewriter")
     if args.words:
-        word_placement(rewriter)
+        word_placement(rewriter, args.show_wrong)
         return
     for name, rows in prompt_sets(args.sets).items():
         right = score(rewriter, rows, args.show_wrong)

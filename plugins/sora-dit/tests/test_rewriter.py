@@ -52,6 +52,16 @@ def test_words_no_list_holds_are_read_from_colour_data_and_the_sentence_encoder(
     assert "XKCD colour survey" in colour["how"]
 
 
+def test_colour_words_outside_the_survey_come_from_the_larger_name_list_before_a_noun_only(rewriter) -> None:
+    report = rewriter.rewrite("a vermilion wheel sliding left on an alabaster backdrop")
+    assert report["rewritten"] == "a red circle moving left on a grey background"
+    colour = next(r for r in report["read"] if r["as"] == "colour")
+    assert colour["words"] == "vermilion" and "color-name-list" in colour["how"]
+    # "still" is a colour in that list; after the noun it stays the motion it is
+    assert rewriter.rewrite("a red circle staying still")["rewritten"] == "a red circle staying still"
+    assert rewriter.rewrite("a porcelain square that is still")["rewritten"] == "a white square staying still"
+
+
 @pytest.mark.parametrize(
     ("prompt", "expected"),
     [

@@ -7,16 +7,23 @@ how people speak), or when it is a word of several multi-word survey names ("kel
 whose colours are averaged when they agree. Its colour goes to the nearest of the generator's colours by a perceptual
 distance in CIELAB (CIE94-style weights on lightness, chroma and hue). Nothing here lists words for the
 generator's colours: only the data sets' names and values.
+
+A third, larger list is for words in an adjective's place only (:func:`named_colour`): the single-word names of
+the community-kept color-name-list (about 5,500 of its 32,000 names: "vermilion", "alabaster", "verdant"). Its
+names are looser ("still" and "backdrop" are colours there), so the reader asks it only about a word before a
+noun that nothing else placed.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
+from importlib import resources
 
-__all__ = ["ColourMatch", "colour_of", "lab", "nearest_colour"]
+__all__ = ["ColourMatch", "colour_of", "lab", "named_colour", "nearest_colour"]
 
 RGB = tuple[float, float, float]
 #: Below this chroma (CIELAB C*) a colour reads as white, grey or black; above it only as a hue.
@@ -68,6 +75,23 @@ def colour_of(words: Iterable[str]) -> ColourMatch | None:
         if max(_distance(lab(c), centre) for c in found) <= CONSISTENT:
             return ColourMatch(mean, f"XKCD colour survey: {len(found)} name(s) with {name!r}")
     return None
+
+
+@lru_cache(maxsize=1)
+def _name_list() -> dict[str, RGB]:
+    from matplotlib import colors
+
+    text = resources.files("sora_dit").joinpath("vocabularies/color-name-list.csv").read_text(encoding="utf-8")
+    names: dict[str, RGB] = {}
+    for row in csv.DictReader(text.splitlines()):
+        names.setdefault(row["name"], colors.to_rgb(row["hex"]))
+    return names
+
+
+def named_colour(word: str) -> ColourMatch | None:
+    """``word``'s colour in color-name-list's single-word names (for adjective places only), or ``None``."""
+    rgb = _name_list().get(word)
+    return None if rgb is None else ColourMatch(rgb, f"color-name-list: {word!r}")
 
 
 def lab(rgb: RGB) -> tuple[float, float, float]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from sora_dit.object_prompts import split_objects, split_scene
-from sora_dit.rewriting.colours import colour_of, nearest_colour
+from sora_dit.rewriting.colours import colour_of, named_colour, nearest_colour
 from sora_dit.rewriting.grammar import adjective_roots, count_of, direction_root, singular, tokens
 from sora_dit.rewriting.matcher import SentenceMatcher
 from sora_dit.rewriting.targets import Targets
@@ -226,6 +226,10 @@ class Rewriter:
             if word not in self._generic and self._size(word, obj):
                 i += 1
                 continue
+            if has_more and self._colour(word, obj, adjective=True):
+                colour_words.append(word)  # "a verdant ball": a looser colour list, for adjective places only
+                i += 1
+                continue
             if has_more and singular(word)[0] not in self._generic:
                 obj.unplaced.append(word)
                 i += 1
@@ -254,10 +258,11 @@ class Rewriter:
 
     # --- attributes ------------------------------------------------------------------------------------------
 
-    def _colour(self, words: str, obj: ObjectReading) -> bool:
-        """Read ``words`` as the object's colour from colour-name data (also a word's root: "snowy")."""
+    def _colour(self, words: str, obj: ObjectReading, *, adjective: bool = False) -> bool:
+        """Read ``words`` as the object's colour from colour-name data (also a word's root: "snowy"); with
+        ``adjective`` (a word before the noun that nothing else placed) from the looser name list as well."""
         for candidate in (words, *([] if " " in words else adjective_roots(words))):
-            match = colour_of(candidate.split())
+            match = named_colour(candidate) if adjective else colour_of(candidate.split())
             if match is None:
                 continue
             nearest = nearest_colour(match.rgb, self.targets.object_colours)
@@ -342,7 +347,7 @@ class Rewriter:
         for i in range(len(colour_words)):
             for span in (" ".join(colour_words[i : i + 2]), colour_words[i]):
                 for candidate in (span, *adjective_roots(span)):
-                    match = colour_of(candidate.split())
+                    match = colour_of(candidate.split()) or named_colour(candidate)
                     nearest = match and nearest_colour(match.rgb, self.targets.background_colours)
                     if match and nearest:
                         result.background = nearest[0]
