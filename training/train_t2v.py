@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -70,7 +71,11 @@ FIXED = (
     "time_shift",
     "two_object_rate",
     "buckets",
+    "bucket_weights",
 )
+#: Arguments added after runs were checkpointed: left out of the fixed set while they keep their defaults, so
+#: those runs still resume.
+OPTIONAL_FIXED = ("bucket_weights",)
 
 #: Stream of the per-step bucket draw (``default_rng([TRAIN, seed, step, BUCKET_STREAM])``).
 BUCKET_STREAM = 9
@@ -143,6 +148,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "one bucket uniformly, and --batch is the first bucket's batch (the others get as many clips as keep a "
         "step's spacetime tokens about the same). Default: --frames/--height/--width",
     )
+    parser.add_argument(
+        "--bucket-weights",
+        default=None,
+        help="how often each bucket of --buckets is drawn, comma-separated positive numbers in the same order "
+        "(e.g. 1,2,2 draws the second and third twice as often as the first). Default: uniform",
+    )
     parser.add_argument("--denoiser-config", default="{}", help="JSON config overrides of the denoiser")
     parser.add_argument("--text-config", default="{}", help="JSON config overrides of the byte-transformer encoder")
     parser.add_argument(
@@ -171,6 +182,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.bucket_sizes = parse_buckets(args.buckets) if args.buckets else [(args.frames, args.height, args.width)]
     except ValueError as error:
         parser.error(f"--buckets {args.buckets}: {error}")
+    if args.bucket_weights is not None:
+        if not args.buckets:
+            parser.error("--bucket-weights needs --buckets")
+        try:
+            args.bucket_weights = parse_bucket_weights(args.bucket_weights, len(args.bucket_sizes))
+        except ValueError as error:
+            parser.error(str(error))
     if args.buckets and not args.cache_clips:
         parser.error("--buckets needs --cache-clips N (each bucket's clips are encoded once)")
     return args
@@ -192,6 +210,19 @@ def parse_buckets(text: str) -> list[tuple[int, int, int]]:
     return sizes
 
 
+def parse_bucket_weights(text: str, buckets: int) -> list[float]:
+    """``"1,2,2"`` as ``[1.0, 2.0, 2.0]``, one positive finite number per bucket; a ``ValueError`` otherwise."""
+    try:
+        weights = [float(item) for item in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--bucket-weights {text!r}: comma-separated numbers (e.g. 1,2,2)") from None
+    if len(weights) != buckets:
+        raise ValueError(f"--bucket-weights {text!r}: {len(weights)} weight(s) for {buckets} bucket(s)")
+    if not all(math.isfinite(w) and w > 0 for w in weights):
+        raise ValueError(f"--bucket-weights {text!r}: every weight must be a positive number")
+    return weights
+
+
 def bucket_tokens(size: tuple[int, int, int]) -> int:
     """Spacetime patches of a clip of ``size`` (4x4x4 VAE, 1x2x2 patches): what a step's cost grows with."""
     frames, height, width = size
@@ -204,9 +235,16 @@ def bucket_batches(sizes: list[tuple[int, int, int]], batch: int) -> list[int]:
     return [max(1, round(base / bucket_tokens(size))) for size in sizes]
 
 
-def draw_bucket(seed: int, step: int, buckets: int) -> int:
-    """The bucket of training step ``step`` (uniform; a pure function of the seed and step)."""
-    return int(np.random.default_rng([TRAIN, seed, step, BUCKET_STREAM]).integers(buckets)) if buckets > 1 else 0
+def draw_bucket(seed: int, step: int, buckets: int, weights: list[float] | None = None) -> int:
+    """The bucket of training step ``step``: uniform, or in proportion to ``weights``; a pure function of the seed
+    and step (uniform draws are the ones runs made before weights existed)."""
+    if buckets <= 1:
+        return 0
+    rng = np.random.default_rng([TRAIN, seed, step, BUCKET_STREAM])
+    if weights is None or len(set(weights)) == 1:
+        return int(rng.integers(buckets))
+    share = np.asarray(weights, dtype=np.float64)
+    return int(rng.choice(buckets, p=share / share.sum()))
 
 
 def cpu_has_bfloat16() -> bool:
@@ -297,7 +335,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
     averages = {f"{name}-ema": ema_copy(model) for name, model in models.items()} if args.ema else {}
     saved = {**models, **averages}
-    fixed = {name: getattr(args, name) for name in FIXED}
+    fixed = {
+        name: getattr(args, name) for name in FIXED if name not in OPTIONAL_FIXED or getattr(args, name) is not None
+    }
     fixed["vae"] = _vae_key(args.vae)
     root = args.out / "checkpoints"
     start = resume_or_start(root, saved, optimizer, fixed, resume=args.resume)
@@ -311,7 +351,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         set_learning_rate(optimizer, lr)
         bucket = 0
         if caches is not None:
-            bucket = draw_bucket(args.seed, step, len(caches))
+            bucket = draw_bucket(args.seed, step, len(caches), args.bucket_weights)
             latent, captions = cached_batch(
                 args.seed, step, batches[bucket], *caches[bucket], synonym_rate=args.synonym_rate
             )
@@ -375,6 +415,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "height": args.height,
         "width": args.width,
         "buckets": [list(size) for size in args.bucket_sizes],
+        "bucket_weights": args.bucket_weights,
         "ema": args.ema,
     }
     atomic_write_text(args.out / "t2v.json", json.dumps(summary, indent=1) + "\n")

@@ -24,7 +24,7 @@ from training.t2v_objective import (
     t2v_step_loss,
 )
 from training.tests.conftest import TINY_VAE
-from training.train_t2v import parse_args, train
+from training.train_t2v import bucket_batches, bucket_tokens, draw_bucket, parse_args, parse_buckets, train
 
 TINY_DIT = {"hidden_size": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0}
 TINY_TEXT = {"dim": 32, "layers": 1, "heads": 2, "mlp_ratio": 2, "max_length": 48}
@@ -262,3 +262,56 @@ def test_bfloat16_on_a_cpu_without_it_warns(
     monkeypatch.setattr(stage, "cpu_has_bfloat16", lambda: False)
     train(parse_args(_args(tmp_path, vae_dir, 1, "--bf16", "--ema", "0")))
     assert "--bf16 on a CPU without bfloat16 instructions" in capsys.readouterr().err
+
+
+def test_buckets_parse_and_get_batches_of_equal_tokens() -> None:
+    sizes = parse_buckets("9x64x64, 17x96x96,9x64x96")
+    assert sizes == [(9, 64, 64), (17, 96, 96), (9, 64, 96)]
+    assert [bucket_tokens(s) for s in sizes] == [192, 720, 288]
+    assert bucket_batches(sizes, 16) == [16, 4, 11]
+    for bad, said in (("9x64", "FRAMESxHEIGHTxWIDTH"), ("10x64x64", r"1 \+ 4k"), ("9x64x64,9x64x64", "twice")):
+        with pytest.raises(ValueError, match=said):
+            parse_buckets(bad)
+
+
+def test_bucket_draws_are_uniform_by_default_and_follow_weights() -> None:
+    uniform = [draw_bucket(11, step, 3) for step in range(3000)]
+    assert uniform == [draw_bucket(11, step, 3, [2.0, 2.0, 2.0]) for step in range(3000)]  # equal weights: the same
+    assert all(abs(uniform.count(b) / 3000 - 1 / 3) < 0.04 for b in range(3))
+    weighted = [draw_bucket(11, step, 3, [1.0, 1.0, 2.0]) for step in range(3000)]
+    assert abs(weighted.count(2) / 3000 - 0.5) < 0.04 and abs(weighted.count(0) / 3000 - 0.25) < 0.04
+    assert weighted == [draw_bucket(11, step, 3, [1.0, 1.0, 2.0]) for step in range(3000)]  # a pure function
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--buckets", "9x64x64,17x64x64", "--bucket-weights", "1,2,3"], "3 weight"),
+        (["--buckets", "9x64x64,17x64x64", "--bucket-weights", "1,-2"], "positive"),
+        (["--buckets", "9x64x64,17x64x64", "--bucket-weights", "1,nan"], "positive"),
+        (["--buckets", "9x64x64,17x64x64", "--bucket-weights", "one,two"], "numbers"),
+        (["--bucket-weights", "1,2"], "needs --buckets"),
+    ],
+)
+def test_bad_bucket_weights_are_refused(tmp_path: Path, argv: list[str], said: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path), "--vae", "default", "--cache-clips", "8", *argv])
+    assert said in capsys.readouterr().err
+
+
+def test_bucket_weights_parse_in_order() -> None:
+    args = parse_args(
+        [
+            "--out",
+            "x",
+            "--vae",
+            "default",
+            "--cache-clips",
+            "8",
+            "--buckets",
+            "9x64x64,17x64x64",
+            "--bucket-weights",
+            "1,3",
+        ]
+    )
+    assert args.bucket_weights == [1.0, 3.0] and args.bucket_sizes == [(9, 64, 64), (17, 64, 64)]
