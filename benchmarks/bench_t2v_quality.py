@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{candidates} candidate(s) per video" + (", reranked by the scorer" if candidates > 1 else ""))
     text_encoder = pipe.spec.nodes["text_encoder"].particle
     if {"heldout", "paraphrases", "counts"} & set(args.only):
-        pipe.run({"prompt": ["warm-up"]}, seed=0, progress=False)
+        pipe.run({"prompt": ["a red circle"]}, seed=0, progress=False)
     sheet: list[torch.Tensor] = []
     sheet_prompts: list[str] = []
     rows_on_sheet = args.sheet_rows if args.sheet else 0
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         sized = build_pipeline(args.weights, args.steps, args.guidance, args.candidates, args.scorer, size)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SoraWarning)  # generate() reports the size warning once
-            sized.run({"prompt": ["warm-up"]}, seed=0, progress=False)
+            sized.run({"prompt": ["a red circle"]}, seed=0, progress=False)
         agreement, per_video, kept = generate(sized, heldout, args.seeds, [0])
         report(f"generated, held-out prompts at {name}", agreement)
         print(f"  {per_video:.2f} s per video at {name}")
