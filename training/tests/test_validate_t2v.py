@@ -38,3 +38,24 @@ def test_a_malformed_interval_or_schedule_is_a_usage_error_naming_it(
     with pytest.raises(SystemExit):
         main([flag, good, bad, "--prompts", "1", "--threads", "1"])
     assert f"{flag} {bad!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["25x64", "25x64xwide", "0x64x64"])
+def test_a_malformed_size_is_a_usage_error_naming_it(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--size", bad, "--prompts", "1", "--threads", "1"])
+    assert f"--size {bad!r}" in capsys.readouterr().err
+
+
+def test_wide_validation_scenes_are_other_scenes_of_the_same_stream() -> None:
+    assert validation_prompts(8, aspect=1.5) != validation_prompts(8)
+    assert validation_prompts(8, aspect=1.5) == validation_prompts(8, aspect=1.5)
+
+
+def test_a_run_at_a_size_reports_every_attribute_and_each_motion(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--guidance", "4", "--shift", "3", "--candidates", "1", "--size", "9x64x96", "--prompts", "1"])
+    out = capsys.readouterr().out
+    assert "guidance  4.0" in out and "colour" in out and "best:" in out
+    motions = out.split("motions: ")[1].splitlines()[0]
+    asked = parse_prompt(validation_prompts(1, aspect=1.5)[0]).objects
+    assert all(f"{obj.motion} " in motions for obj in asked if obj.motion)
