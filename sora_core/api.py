@@ -332,6 +332,14 @@ class _Recorder:
             )
 
 
+def _unique(records: Iterable[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    """The first record of each message, in order."""
+    unique: dict[str, warnings.WarningMessage] = {}
+    for record in records:
+        unique.setdefault(str(record.message), record)
+    return list(unique.values())
+
+
 def _emit(records: Iterable[warnings.WarningMessage]) -> None:
     """Raise recorded SoraWarnings again as Python warnings, under the caller's own warning filters."""
     for record in records:
@@ -453,10 +461,7 @@ class VideoGenerator:
         check_prompt(prompt, self._names)
         with _Recorder(self.strict, self._names) as recorder:
             outputs = self.pipeline.run({"prompt": [prompt]}, seed=self.seed, progress=self.progress)
-        unique: dict[str, warnings.WarningMessage] = {}
-        for record in [*self._build_warnings, *recorder.records]:
-            unique.setdefault(str(record.message), record)
-        records = list(unique.values())
+        records = _unique([*self._build_warnings, *recorder.records])
         made = outputs["video"]
         if getattr(made, "ndim", 0) == 5:
             _check_size(tuple(made.shape[-3:]), self._names, made=True)  # before a frame is converted
@@ -465,7 +470,7 @@ class VideoGenerator:
             fps=self.fps,
             prompt=prompt,
             seed=self.seed,
-            warnings=list(unique),
+            warnings=[str(record.message) for record in records],
             outputs={name: value for name, value in outputs.items() if name != "video"},
             rewrite=self._rewrite_report(prompt),
         )
@@ -642,43 +647,69 @@ def _clip(video: Any) -> Video:
     )
 
 
-def understand(
-    video: Any,
-    inputs: Mapping[str, Any],
-    wanted: Sequence[str],
-    *,
-    template: Any,
-    default: str,
-    seed: int = 0,
-    swaps: Mapping[str, Any] | Iterable[str] | None = None,
-    settings: Mapping[str, Any] | Iterable[str] | None = None,
-    progress: bool | None = False,
-    strict: bool = False,
-    _names: _Names = _API,
-) -> tuple[dict[str, Any], list[warnings.WarningMessage]]:
-    """Build ``template`` (a video-to-text template or spec) with ``swaps``/``settings``, check that it has the
-    input ``video``, ``inputs`` and the ``wanted`` outputs, and run it on the clip; the outputs and the
-    SoraWarnings raised (a :class:`StrictWarningError` under ``strict``). A :class:`Video` is read as its
-    ``uint8`` frames, exactly as the same clip saved losslessly and read back."""
-    from sora_core.cli.pipeline_commands import build
-    from sora_core.limits import check_seed
+class Understander:
+    """A video-to-text pipeline built once, to run on many clips with :meth:`run` (a batch job's worker).
 
-    check_seed(seed, _names("seed"))
-    clip = _clip(video)  # an unreadable (or too large) file fails before anything is built
-    args = _run_args(default if template is None else template, seed, swaps, settings, _names)
-    spec = _target_spec(args, _names)
-    with _Recorder(strict, _names) as recorder:
-        pipe = build(args, spec=spec)
+    ``template`` (a name, spec file or spec; ``None``: ``default``) is built with ``swaps``/``settings`` and must
+    have the input ``video``, the inputs named in ``inputs`` and the ``wanted`` outputs; ``seed``, ``progress`` and
+    ``strict`` are :func:`generate`'s. Every failure is a ``SoraError``, raised here, before any clip is read.
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[str],
+        wanted: Sequence[str],
+        *,
+        template: Any,
+        default: str,
+        seed: int = 0,
+        swaps: Mapping[str, Any] | Iterable[str] | None = None,
+        settings: Mapping[str, Any] | Iterable[str] | None = None,
+        progress: bool | None = False,
+        strict: bool = False,
+        _names: _Names = _API,
+    ) -> None:
+        from sora_core.cli.pipeline_commands import build
+        from sora_core.limits import check_seed
+
+        check_seed(seed, _names("seed"))
+        self.seed, self.progress, self.strict, self._names = seed, progress, strict, _names
+        args = _run_args(default if template is None else template, seed, swaps, settings, _names)
+        spec = _target_spec(args, _names)
+        with _Recorder(strict, _names) as recorder:
+            self.pipeline = pipe = build(args, spec=spec)
+        self._build_warnings = recorder.records
         missing = [f"input {n!r}" for n in ("video", *inputs) if n not in pipe.spec.inputs]
         missing += [f"output {n!r}" for n in wanted if n not in pipe.spec.outputs]
         if missing:
             raise ConfigError(
                 f"pipeline {pipe.name!r} lacks {', '.join(missing)}", f"use a template with them (default {default})"
             )
+
+    def run(self, video: Any, inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[warnings.WarningMessage]]:
+        """The outputs on one clip (a path or a :class:`Video`) and the SoraWarnings of building and running."""
         from sora_core.video_io import to_video
 
-        outputs = pipe.run({"video": to_video(clip._writable_frames())[None], **inputs}, seed=seed, progress=progress)
-    return outputs, recorder.records
+        clip = _clip(video)
+        with _Recorder(self.strict, self._names) as recorder:
+            frames = to_video(clip._writable_frames())[None]
+            outputs = self.pipeline.run({"video": frames, **inputs}, seed=self.seed, progress=self.progress)
+        return outputs, _unique([*self._build_warnings, *recorder.records])
+
+
+def understand(
+    video: Any, inputs: Mapping[str, Any], wanted: Sequence[str], **options: Any
+) -> tuple[dict[str, Any], list[warnings.WarningMessage]]:
+    """Build ``template`` (a video-to-text template or spec) with ``swaps``/``settings``, check that it has the
+    input ``video``, ``inputs`` and the ``wanted`` outputs, and run it on the clip; the outputs and the
+    SoraWarnings raised (a :class:`StrictWarningError` under ``strict``). A :class:`Video` is read as its
+    ``uint8`` frames, exactly as the same clip saved losslessly and read back. ``options`` are
+    :class:`Understander`'s keywords (``template`` and ``default`` among them)."""
+    from sora_core.limits import check_seed
+
+    check_seed(options.get("seed", 0), options.get("_names", _API)("seed"))
+    clip = _clip(video)  # an unreadable (or too large) file fails before anything is built
+    return Understander(tuple(inputs), wanted, **options).run(clip, inputs)
 
 
 def caption(video: Any, *, template: Any = None, **options: Any) -> str:

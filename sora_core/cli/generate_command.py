@@ -34,7 +34,9 @@ def add_commands(commands: Any) -> None:
         "generate",
         help="generate a video from a prompt (the t2v pipeline)",
         description="Generate one video per prompt. With several prompts (or --prompts FILE holding several), "
-        "the files are numbered: -o out.mp4 writes out-1.mp4, out-2.mp4, ...; each prompt runs with the same --seed.",
+        "the files are numbered: -o out.mp4 writes out-1.mp4, out-2.mp4, ...; each prompt runs with the same --seed. "
+        "With --out-dir DIR instead, prompt i is written to DIR/000i.mp4 as soon as it is made, with a line in "
+        "DIR/index.jsonl; a prompt that fails is recorded there, and a rerun skips the prompts already done.",
     )
     parser.add_argument("prompts", nargs="*", metavar="PROMPT", help="what the video should show (one or more)")
     parser.add_argument(
@@ -43,7 +45,18 @@ def add_commands(commands: Any) -> None:
         metavar="FILE",
         help="read the prompts from FILE, one a line (blank lines and lines starting with # are skipped; - is stdin)",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the video to write: .mp4 or .gif")
+    parser.add_argument("-o", "--output", metavar="FILE", help="the video to write: .mp4 or .gif")
+    parser.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="run a resumable batch instead of -o: DIR/0001.mp4, DIR/0002.mp4, ... and DIR/index.jsonl",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --out-dir: run on N local processes, each building the pipeline once (default 1: in this process)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--template", default="t2v", help="the text-to-video template or spec file (default t2v)")
     source.add_argument(
@@ -114,9 +127,20 @@ def add_commands(commands: Any) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from sora_core import api
+    from sora_core.cli import batch_commands
     from sora_core.cli.output import warn
     from sora_core.video_io import VIDEO_SUFFIXES, check_fps
 
+    if args.output is not None and args.out_dir is not None:
+        raise ConfigError(
+            "-o and --out-dir both name where the videos go",
+            "give -o FILE for numbered files written together, or --out-dir DIR for a resumable batch",
+        )
+    if args.out_dir is not None:
+        return batch_commands.run_generate_batch(args, _prompts(args))
+    if args.output is None:
+        raise ConfigError("no output given", "add -o FILE.mp4, or --out-dir DIR for a resumable batch of prompts")
+    batch_commands.refuse_workers(args, "--out-dir")
     prompts = _prompts(args)
     numbered = len(prompts) > 1
     files = [_files(args, index + 1 if numbered else None, VIDEO_SUFFIXES) for index in range(len(prompts))]

@@ -16,23 +16,26 @@ from typing import Any
 from sora_core.cli.pipeline_commands import SWAP_HELP
 from sora_core.errors import ConfigError
 
+#: The clip argument of each command.
+VIDEO_HELP = "the clip: .mp4, .gif or a folder of .png frames (with --out: a folder of clips or a glob pattern)"
+
 
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser("caption", help="describe a video in words (the v2t pipeline)")
-    parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
+    parser.add_argument("video", help=VIDEO_HELP)
     parser.add_argument("--template", default="v2t", help="the video-to-text template or spec file (default v2t)")
     _common(parser)
     parser.set_defaults(run=run_caption)
 
     parser = commands.add_parser("ask", help="answer a question about a video (the vqa pipeline)")
-    parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
+    parser.add_argument("video", help=VIDEO_HELP)
     parser.add_argument("question", help='what to ask, e.g. "what colour is the circle?"')
     parser.add_argument("--template", default="vqa", help="the question-answering template or spec file (default vqa)")
     _common(parser)
     parser.set_defaults(run=run_ask)
 
     parser = commands.add_parser("summarize", help="the key frames of a video and a one-line summary")
-    parser.add_argument("video", help="the clip: .mp4, .gif or a folder of .png frames")
+    parser.add_argument("video", help=VIDEO_HELP)
     parser.add_argument("--template", default="summarize", help="the summarising template or spec file")
     parser.add_argument("--sheet", metavar="FILE.png", help="also write the key frames side by side into one PNG")
     parser.add_argument("--scale", type=int, default=1, help="enlarge each pixel of the sheet (sides <= 16384 px)")
@@ -54,6 +57,28 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show progress bars (default: on a terminal, or SORA_PROGRESS=1)",
     )
+    parser.add_argument(
+        "--out",
+        metavar="FILE.jsonl",
+        help="run a resumable batch: VIDEO is a folder (its .mp4/.gif clips and folders of .png frames) or a glob "
+        "pattern, and one JSON line per clip goes to FILE.jsonl; a rerun skips the clips already done",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --out: run on N local processes, each building the pipeline once (default 1: in this process)",
+    )
+
+
+def _batch(args: argparse.Namespace) -> int | None:
+    """With ``--out``, the batch over every clip (its exit status); else ``None`` (``--workers`` refused)."""
+    from sora_core.cli import batch_commands
+
+    if args.out is None:
+        batch_commands.refuse_workers(args, "--out")
+        return None
+    return batch_commands.run_clip_batch(args)
 
 
 def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[str, ...], clip: Any = None) -> Any:
@@ -83,6 +108,8 @@ def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[
 
 
 def run_caption(args: argparse.Namespace) -> int:
+    if (status := _batch(args)) is not None:
+        return status
     outputs = run_on_clip(args, {}, ("caption",))
     caption = outputs["caption"][0]
     if args.json:
@@ -97,6 +124,8 @@ def run_ask(args: argparse.Namespace) -> int:
     from sora_core.api import _CLI, check_question
 
     check_question(args.question, _CLI)
+    if (status := _batch(args)) is not None:
+        return status
     answer = run_on_clip(args, {"question": [args.question]}, ("answer",))["answer"][0]
     print(json.dumps({"question": args.question, "answer": answer}) if args.json else answer)
     return 0
@@ -115,6 +144,10 @@ def run_summarize(args: argparse.Namespace) -> int:
         from sora_core.cli.paths import check_output_path
 
         check_output_path(args.sheet, "--sheet", (".png",), what="image")
+    if args.out is not None and args.sheet is not None:
+        raise ConfigError("--sheet names one file, and --out runs a batch of clips", "drop --sheet, or --out")
+    if (status := _batch(args)) is not None:
+        return status
     clip = api.load_video(args.video)  # an unreadable (or too large) file fails before anything is built
     if args.sheet:  # one key frame, at least, goes on the sheet: refuse a scale it cannot take
         check_scale(args.scale, 1, *clip.shape[1:], flag="--scale", columns=1)
