@@ -145,9 +145,12 @@ def summary_line(name: str, result: BatchResult, errors_in: str | os.PathLike[st
 
 def _outcome(process: Processor, item: Any) -> tuple[str, dict[str, Any]]:
     """Run one item: ``("done", fields)``, or ``("failed", {"error": ..., "hint": ...})`` for a SoraError."""
+    from sora_core.progress import quiet
+
     started = time.perf_counter()
     try:
-        fields = dict(process(item))
+        with quiet():  # the item's own progress (nodes, sampling steps) stays under the batch's bar
+            fields = dict(process(item))
         status = "done"
     except SoraError as exc:
         fields = {"error": exc.message, **({"hint": exc.hint} if exc.hint else {})}

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["enabled", "steps", "track"]
+__all__ = ["enabled", "quiet", "steps", "track"]
 
 T = TypeVar("T")
 
@@ -27,22 +27,39 @@ _lock = threading.Lock()
 _display: Any = None  # the shared rich Progress while any bar is open on a terminal
 _users = 0
 _open = 0  # bars or line reporters open now, of either form: nested loops show while one is
+_quiet = 0  # quiet() blocks open now: progress not forced is off inside them
 
 #: With more steps than this, a line is written only when the count crosses another 5% of the total.
 LINE_EVERY_STEP_UP_TO = 50
 
 
 def enabled(force: bool | None = None) -> bool:
-    """Whether progress is shown: ``force`` if given, else ``$SORA_PROGRESS``, else whether progress is already
-    showing (an outer loop's), else whether stderr is a terminal."""
+    """Whether progress is shown: ``force`` if given, else not inside :func:`quiet`, else ``$SORA_PROGRESS``, else
+    whether progress is already showing (an outer loop's), else whether stderr is a terminal."""
     if force is not None:
         return force
+    if _quiet:
+        return False
     setting = os.environ.get("SORA_PROGRESS", "").strip().lower()
     if setting in {"1", "true", "yes", "on"}:
         return True
     if setting in {"0", "false", "no", "off"}:
         return False
     return _open > 0 or _is_terminal()
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Inside the block, progress that is not forced (``show=None``) is off, whatever ``$SORA_PROGRESS`` says: a
+    batch job's items run quietly under its own bar."""
+    global _quiet
+    with _lock:
+        _quiet += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _quiet -= 1
 
 
 def _is_terminal() -> bool:

@@ -104,8 +104,12 @@ def test_a_corrupt_clip_is_recorded_the_others_succeed_and_exit_status_is_1(tmp_
     assert [Path(r["clip"]).name for r in records] == ["a.mp4", "b.gif", "b2.mp4", "c"]
     assert set(records[2]) >= {"clip", "error"} and "b2.mp4 is not a readable video" in records[2]["error"]
     assert all("caption" in r for r in records[:2] + records[3:])
-    assert main(["caption", str(folder), "--out", str(out)]) == 1  # the failed clip is tried again, alone
-    assert summary(capsys.readouterr().err).startswith("caption: 0 done, 3 skipped, 1 failed (")
+    assert main(["caption", str(folder), "--out", str(out), "--progress"]) == 1  # the failed clip is tried again
+    err = capsys.readouterr().err
+    assert summary(err).startswith("caption: 0 done, 3 skipped, 1 failed (")
+    progress = [line for line in err.splitlines() if line.startswith("caption: ") and " done, " not in line]
+    assert progress[0] == "caption: 0/1" and progress[1].startswith("caption: 1/1 ")
+    assert "items/s, 1 failed (" in progress[1], progress
 
 
 def test_other_settings_do_not_reuse_old_parts(tmp_path: Path, capsys) -> None:
