@@ -1,35 +1,36 @@
 """Upload tokens: generated once, shown once, stored only as a hash.
 
-A token is ``sora_`` and 43 URL-safe characters (256 random bits). The catalog keeps its
-sha256: with that much entropy a fast hash cannot be brute-forced, and a stolen catalog
-reveals no usable token. Each token also has a short random id, for listing and revoking.
+The generic primitives (generating a token, its sha256 digest, reading an ``Authorization: Bearer``
+header) are :mod:`sora_core.tokens`, shared with ``sora serve``; this module adds the registry's users,
+stored records and messages. The catalog keeps each token's sha256, and each token has a short random id,
+for listing and revoking.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 
+from sora_core import tokens as _tokens
+from sora_core.tokens import PREFIX, NewToken, digest, generate
 from sora_registry.errors import AuthenticationError
 
-PREFIX = "sora_"
-_TOKEN = re.compile(r"^sora_[A-Za-z0-9_-]{43}$")
+__all__ = [
+    "PREFIX",
+    "NewToken",
+    "TokenRecord",
+    "bearer_secret",
+    "digest",
+    "generate",
+    "unknown_token_error",
+    "validate_user",
+]
+
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _AUTH_HINT = (
     "send `Authorization: Bearer <token>` with a token the registry's administrator creates with "
     "`sora-registry token create --data DIR --user NAME`"
 )
-
-
-@dataclass(frozen=True)
-class NewToken:
-    """A freshly generated token: ``secret`` is shown to the user once, ``digest`` is stored."""
-
-    token_id: str
-    secret: str
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,6 @@ class TokenRecord:
     revoked: str | None
 
 
-def generate() -> NewToken:
-    secret = PREFIX + secrets.token_urlsafe(32)
-    return NewToken(token_id=secrets.token_hex(6), secret=secret, digest=digest(secret))
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
 def validate_user(user: str) -> str:
     """Return ``user`` if it is a valid user name, else raise ``ValueError`` saying what is allowed."""
     if not _USER.match(user or ""):
@@ -65,15 +57,7 @@ def validate_user(user: str) -> str:
 
 def bearer_secret(authorization: str | None) -> str:
     """The token in an ``Authorization: Bearer`` header; raise ``AuthenticationError`` when absent or malformed."""
-    if not authorization:
-        raise AuthenticationError("missing Authorization header: uploads need a token", _AUTH_HINT)
-    scheme, _, secret = authorization.strip().partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
-        raise AuthenticationError("Authorization header is not `Bearer <token>`", _AUTH_HINT)
-    if not _TOKEN.match(secret):
-        raise AuthenticationError("the token in the Authorization header is malformed", _AUTH_HINT)
-    return secret
+    return _tokens.bearer_secret(authorization, error=AuthenticationError, hint=_AUTH_HINT, needed_for="uploads")
 
 
 def unknown_token_error() -> AuthenticationError:
