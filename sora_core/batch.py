@@ -18,13 +18,14 @@ Torch is not imported here; a worker imports what its builder imports.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sora_core.atomic import atomic_write_text
 from sora_core.errors import ConfigError, SoraError
@@ -32,10 +33,14 @@ from sora_core.errors import ConfigError, SoraError
 __all__ = [
     "BatchError",
     "BatchResult",
+    "Executor",
+    "InProcess",
+    "LocalPool",
     "Parts",
     "item_key",
     "run_batch",
     "summary_line",
+    "worker_died",
     "worker_threads",
     "write_jsonl",
 ]
@@ -44,6 +49,16 @@ __all__ = [
 Processor = Callable[[Any], dict[str, Any]]
 #: What builds a processor, once per worker, from the job's plain (picklable) configuration.
 Builder = Callable[[Any], Processor]
+
+
+class Executor(Protocol):
+    """Where the items of a batch run: :class:`InProcess`, :class:`LocalPool` or Ray's
+    (:class:`sora_core.batch_ray.RayExecutor`). ``run`` yields ``(index, status, fields)`` per task, in any order,
+    each task exactly once; ``retried`` counts the items run again because their worker died."""
+
+    retried: int
+
+    def run(self, build: Builder, config: Any, tasks: list[tuple[int, Any]]) -> Iterator[tuple[int, str, dict]]: ...
 
 
 class BatchError(SoraError):
@@ -120,14 +135,18 @@ def worker_threads(workers: int) -> int:
 
 class BatchResult:
     """What :func:`run_batch` did: ``records`` (one per item, in input order, each with ``status``), and how many
-    items were ``done`` now, ``skipped`` (finished before), ``failed``, in ``seconds``."""
+    items were ``done`` now, ``skipped`` (finished before), ``failed``, in ``seconds``; ``retried``: how many items
+    ran again because the worker running them died."""
 
-    def __init__(self, records: list[dict[str, Any]], done: int, skipped: int, failed: int, seconds: float) -> None:
+    def __init__(
+        self, records: list[dict[str, Any]], done: int, skipped: int, failed: int, seconds: float, retried: int = 0
+    ) -> None:
         self.records = records
         self.done = done
         self.skipped = skipped
         self.failed = failed
         self.seconds = seconds
+        self.retried = retried
 
     @property
     def ok(self) -> bool:
@@ -138,6 +157,8 @@ class BatchResult:
 def summary_line(name: str, result: BatchResult, errors_in: str | os.PathLike[str]) -> str:
     """``NAME: 3 done, 1 skipped, 1 failed (4.2 s)``, naming where the errors are recorded when some failed."""
     line = f"{name}: {result.done} done, {result.skipped} skipped, {result.failed} failed ({result.seconds:.1f} s)"
+    if result.retried:
+        line += f"; {result.retried} item{'s' if result.retried > 1 else ''} ran again after a worker died"
     if result.failed:
         line += f"; the error of each failed item is recorded in {os.fspath(errors_in)}"
     return line
@@ -159,66 +180,170 @@ def _outcome(process: Processor, item: Any) -> tuple[str, dict[str, Any]]:
     return status, fields
 
 
-# --- the worker side of a pool ---------------------------------------------------------------------------
+# --- the local pool -------------------------------------------------------------------------------------
 
-_worker: dict[str, Any] = {}
-
-
-def _start_worker(build: Builder, config: Any, threads: int) -> None:
-    """Pool initializer: remember how to build the processor (built on the first item, so that a failure to
-    build is reported, not retried forever by the pool) and share the cores out."""
-    _worker.update(build=build, config=config, threads=threads, process=None)
+#: How many times an item may be started on a worker that then dies before it is recorded failed.
+MAX_ATTEMPTS = 3
+#: The error recorded for an item whose worker died under it every time it ran.
+WORKER_DIED = "worker died while running this item"
 
 
-def _work(task: tuple[int, Any]) -> tuple[int, str, dict[str, Any]]:
-    index, item = task
-    if _worker.get("process") is None:
+def worker_died(attempts: int) -> dict[str, Any]:
+    """The failed record's fields of an item whose worker process died under it ``attempts`` times."""
+    return {
+        "error": f"{WORKER_DIED} ({attempts} attempts: out of memory, or killed)",
+        "hint": "rerun the batch to try it again; if it dies again, give it more memory or fewer --workers",
+    }
+
+
+def _serve(connection: Any, build: Builder, config: Any, threads: int) -> None:
+    """A pool worker: build the processor on the first item (a build failure is the job's, sent back once),
+    then answer ``(index, item)`` with ``(index, status, fields)`` until it is sent ``None``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it ends the workers
+    process: Processor | None = None
+    while True:
         try:
-            import torch
-
-            torch.set_num_threads(_worker["threads"])
-        except ImportError:  # pragma: no cover - every pipeline needs torch
-            pass
-        try:
-            _worker["process"] = _worker["build"](_worker["config"])
-        except SoraError as exc:
-            return index, "job-error", {"error": exc.message, "hint": exc.hint}
-    status, fields = _outcome(_worker["process"], item)
-    return index, status, fields
-
-
-def _in_process(build: Builder, config: Any, tasks: list[tuple[int, Any]]) -> Iterator[tuple[int, str, dict]]:
-    process = build(config)  # a SoraError here is the job's, raised as it is
-    for index, item in tasks:
-        status, fields = _outcome(process, item)
-        yield index, status, fields
-
-
-def _pooled(build: Builder, config: Any, tasks: list[tuple[int, Any]], workers: int) -> Iterator[tuple[int, str, dict]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(build, config, worker_threads(workers)),
-    )
-    try:
-        for future in as_completed([pool.submit(_work, task) for task in tasks]):
+            task = connection.recv()
+        except (EOFError, OSError):
+            return  # the driver has gone
+        if task is None:
+            return
+        index, item = task
+        if process is None:
             try:
-                index, status, fields = future.result()
-            except BrokenProcessPool:
-                raise BatchError(
-                    "a worker process of the batch died (out of memory, or killed)",
-                    "run it again: the items done are kept; fewer --workers need less memory",
-                ) from None
-            if status == "job-error":
-                raise BatchError(fields["error"], fields.get("hint"))
+                import torch
+
+                torch.set_num_threads(threads)
+            except ImportError:  # pragma: no cover - every pipeline needs torch
+                pass
+            try:
+                process = build(config)
+            except SoraError as exc:
+                connection.send((index, "job-error", {"error": exc.message, "hint": exc.hint}))
+                return
+        status, fields = _outcome(process, item)
+        connection.send((index, status, fields))
+
+
+class _Worker:
+    """One spawned worker process, its end of a pipe, and the task it is running (``None`` when idle)."""
+
+    def __init__(self, context: Any, build: Builder, config: Any, threads: int) -> None:
+        mine, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, build, config, threads), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.connection = mine
+        self.task: tuple[int, Any] | None = None
+
+    def give(self, task: tuple[int, Any]) -> bool:
+        """Send it ``task``; ``False`` when it has died (the task was not started)."""
+        try:
+            self.connection.send(task)
+        except OSError:
+            return False
+        self.task = task
+        return True
+
+    def receive(self) -> tuple[int, str, dict[str, Any]] | None:
+        """Its answer, once it is ready (its pipe or its process is); ``None`` when it died without one."""
+        import pickle
+
+        try:
+            if self.connection.poll():
+                return self.connection.recv()
+        except (EOFError, OSError, pickle.UnpicklingError):
+            pass
+        return None
+
+    def close(self, *, wait: float) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.send(None)
+        self.process.join(wait)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+        self.connection.close()
+
+
+class LocalPool:
+    """Items on ``workers`` spawned processes, one item at a time each. A worker that dies (killed, out of
+    memory) is replaced by a fresh one and the item it was running runs again, at most :data:`MAX_ATTEMPTS`
+    times in all, then it is recorded failed (:func:`worker_died`); ``retried`` counts the items run again."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.retried = 0
+
+    def run(self, build: Builder, config: Any, tasks: list[tuple[int, Any]]) -> Iterator[tuple[int, str, dict]]:
+        import multiprocessing
+        from collections import Counter, deque
+        from multiprocessing.connection import wait
+
+        context = multiprocessing.get_context("spawn")
+        threads = worker_threads(self.workers)
+        waiting = deque(tasks)
+        attempts: Counter[int] = Counter()
+        pool: list[_Worker] = []
+
+        def feed(worker: _Worker) -> _Worker:
+            while waiting:  # a worker that died before it was given the task: replaced, the task kept
+                task = waiting.popleft()
+                if worker.give(task):
+                    return worker
+                waiting.appendleft(task)
+                worker.close(wait=0)
+                worker = _Worker(context, build, config, threads)
+            return worker
+
+        finished = False
+        try:
+            for _ in range(min(self.workers, len(tasks))):
+                pool.append(feed(_Worker(context, build, config, threads)))
+            while busy := [worker for worker in pool if worker.task is not None]:
+                ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]))
+                for worker in busy:
+                    if worker.connection not in ready and worker.process.sentinel not in ready:
+                        continue
+                    result = worker.receive()
+                    task, worker.task = worker.task, None
+                    assert task is not None
+                    if result is None:  # it died under its item: the item again (bounded), on a fresh worker
+                        index = task[0]
+                        attempts[index] += 1
+                        worker.close(wait=0)
+                        if attempts[index] >= MAX_ATTEMPTS:
+                            yield index, "failed", worker_died(attempts[index])
+                        else:
+                            self.retried += attempts[index] == 1
+                            waiting.appendleft(task)
+                        pool.remove(worker)
+                        if waiting:
+                            pool.append(feed(_Worker(context, build, config, threads)))
+                        continue
+                    index, status, fields = result
+                    if status == "job-error":
+                        raise BatchError(fields["error"], fields.get("hint"))
+                    yield index, status, fields
+                    pool[pool.index(worker)] = feed(worker)
+            finished = True
+        finally:  # every worker is idle at the end; when the job stops early (an error, Ctrl-C), they are ended
+            for worker in pool:
+                worker.close(wait=5 if finished else 0)
+
+
+class InProcess:
+    """Items one after another in this process, with one processor."""
+
+    retried = 0
+
+    def run(self, build: Builder, config: Any, tasks: list[tuple[int, Any]]) -> Iterator[tuple[int, str, dict]]:
+        process = build(config)  # a SoraError here is the job's, raised as it is
+        for index, item in tasks:
+            status, fields = _outcome(process, item)
             yield index, status, fields
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_batch(
@@ -232,6 +357,7 @@ def run_batch(
     description: str = "batch",
     show: bool | None = None,
     reuse: Callable[[int, dict[str, Any]], bool] | None = None,
+    executor: Executor | None = None,
 ) -> BatchResult:
     """Run every item not finished before through the processor ``build(config)`` makes; keep each result as a
     part under its key; return every item's record in input order.
@@ -240,7 +366,9 @@ def run_batch(
     each of the ``workers`` spawned processes builds its processor once, on its first item, with the cores
     shared out (:func:`worker_threads`). ``reuse(index, record)``, when given, may refuse a finished part (its
     file has gone, say), which then runs again. Progress is shown per :func:`sora_core.progress.enabled`
-    (``show`` forces it), with items per second and the failures so far.
+    (``show`` forces it), with items per second and the failures so far. ``executor`` runs the items elsewhere
+    (:class:`sora_core.batch_ray.RayExecutor`); by default they run here (:class:`InProcess`) with one worker,
+    else on a :class:`LocalPool`.
     """
     from sora_core import progress
 
@@ -258,8 +386,9 @@ def run_batch(
     tasks = [(index, item) for index, item in enumerate(items) if index not in records]
     done = failed = 0
     if tasks:
-        workers = min(workers, len(tasks))
-        run = _in_process(build, config, tasks) if workers == 1 else _pooled(build, config, tasks, workers)
+        if executor is None:
+            executor = InProcess() if min(workers, len(tasks)) == 1 else LocalPool(workers)
+        run = executor.run(build, config, tasks)
         with progress.steps(len(tasks), description, show=show) as advance:
             for index, status, fields in run:
                 record = {**fields, "status": status}
@@ -271,4 +400,5 @@ def run_batch(
                 advance(f"{rate:.2f} items/s, {failed} failed")
     parts.prune(set(keys))
     ordered = [records[index] for index in range(len(items))]
-    return BatchResult(ordered, done, skipped, failed, time.perf_counter() - started)
+    retried = executor.retried if executor is not None else 0
+    return BatchResult(ordered, done, skipped, failed, time.perf_counter() - started, retried)

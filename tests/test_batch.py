@@ -4,6 +4,7 @@ while the others succeed, settings that key the results, and a worker pool that 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -186,3 +187,85 @@ def test_parts_are_keyed_and_unreadable_ones_are_run_again(tmp_path: Path) -> No
     assert parts.finished(key) is None
     write_jsonl(tmp_path / "out.jsonl", [{"a": 1}, {"b": "é"}])
     assert lines(tmp_path / "out.jsonl") == [{"a": 1}, {"b": "é"}]
+
+
+def many_clips(root: Path, count: int) -> Path:
+    """``count`` small clips, alternately red and blue squares."""
+    folder = root / "many"
+    folder.mkdir()
+    for number in range(count):
+        write_video(square(RED if number % 2 else BLUE), folder / f"{number:03d}.mp4")
+    return folder
+
+
+def test_a_worker_killed_mid_batch_is_replaced_and_every_clip_is_done_once(tmp_path: Path, capsys) -> None:
+    psutil = pytest.importorskip("psutil")
+    import signal
+    import threading
+    import time
+
+    folder, out = many_clips(tmp_path, 12), tmp_path / "captions.jsonl"
+    parts = tmp_path / ".captions.jsonl.parts"
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:  # once the first part is written, a worker is running its next clip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            if parts.is_dir() and any(parts.glob("*.json")):
+                for child in psutil.Process().children():
+                    with contextlib.suppress(psutil.Error):
+                        if any("spawn_main" in part for part in child.cmdline()):
+                            os.kill(child.pid, signal.SIGKILL)
+                            killed.append(child.pid)
+                            return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    try:
+        assert main(["caption", str(folder), "--out", str(out), "--workers", "2"]) == 0
+    finally:
+        killer.join()
+    assert killed, "no worker process was found to kill"
+    line = summary(capsys.readouterr().err)
+    assert line.startswith("caption: 12 done, 0 skipped, 0 failed (") and "ran again after a worker died" in line
+    records = lines(out)
+    assert [r["clip"] for r in records] == [str(folder / f"{n:03d}.mp4") for n in range(12)]
+    for number, record in enumerate(records):
+        assert f"{'red' if number % 2 else 'blue'} square moving right" in record["caption"], record
+    assert len(list(parts.iterdir())) == 12
+
+
+POISON = """
+import os
+
+
+def build(config):
+    def process(item):
+        if item == "poison":
+            os.kill(os.getpid(), 9)  # as the kernel's out-of-memory killer would
+        return {"echo": item}
+
+    return process
+"""
+
+
+def test_an_item_that_kills_its_worker_every_time_is_failed_after_three_attempts(tmp_path: Path, monkeypatch) -> None:
+    from sora_core.batch import MAX_ATTEMPTS, WORKER_DIED, LocalPool, run_batch
+
+    (tmp_path / "poison_batch.py").write_text(POISON)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the spawned workers get this sys.path too
+    import poison_batch
+
+    items = ["a", "b", "poison", "c", "d"]
+    keys = [item_key(item, {}) for item in items]
+    parts = Parts(tmp_path / ".work", flag="--out")
+    parts.prepare()
+    pool = LocalPool(2)
+    result = run_batch(items, keys, parts, poison_batch.build, None, executor=pool, show=False)
+    assert (result.done, result.failed, result.retried) == (4, 1, 1)
+    assert [r.get("echo") for r in result.records] == ["a", "b", None, "c", "d"]
+    assert result.records[2]["status"] == "failed" and result.records[2]["error"].startswith(WORKER_DIED)
+    assert f"({MAX_ATTEMPTS} attempts" in result.records[2]["error"] and result.records[2]["hint"]
+    result = run_batch(items, keys, parts, poison_batch.build, None, executor=LocalPool(2), show=False)  # rerun: it
+    assert (result.done, result.skipped, result.failed) == (0, 4, 1)
