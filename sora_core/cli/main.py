@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES = (
     "generate_command",
     "understand_commands",
+    "serve_command",
     "catalog_commands",
     "load_command",
     "pipeline_commands",
@@ -45,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "caption": ("understand_commands", "describe a video in words (the v2t pipeline)"),
     "ask": ("understand_commands", "answer a question about a video (the vqa pipeline)"),
     "summarize": ("understand_commands", "the key frames of a video and a one-line summary"),
+    "serve": ("serve_command", "serve a text-to-video pipeline (and captions, answers, summaries) over HTTP"),
+    "serve-token": ("serve_command", "make a bearer token for sora serve --token-file (printed once)"),
     "list": ("catalog_commands", "list the installed particles"),
     "info": ("catalog_commands", "describe one particle: kind, ports, config, weights"),
     "load": (

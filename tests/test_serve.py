@@ -1,0 +1,350 @@
+"""``sora serve``: the HTTP API on starlette's in-process TestClient, and once as a real ``sora serve`` process.
+
+One small, fast t2v pipeline (5 frames of 64x64, 2 steps, 1 candidate) is built once for the module and shared
+by every app; each test gets its own data folder. The worker is paused (``queue.pause()``) where a test needs
+jobs to wait in the queue: a full queue, a cancelled job, a batch of two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from sora_core import tokens
+from sora_core.api import load_video
+from sora_core.errors import SoraWarning
+from sora_core.serve.app import create_app
+from sora_core.serve.backend import Backend
+from sora_core.serve.jobs import STOPPED_RUNNING
+from sora_core.serve.settings import ServeSettings
+
+FAST = {"frames": 5, "height": 64, "width": 64, "steps": 2, "candidates": 1}
+RED = "a red circle moving right"
+BLUE = "a blue square moving left"
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    return Backend(ServeSettings(generator=FAST))
+
+
+@pytest.fixture
+def make_client(backend: Backend, tmp_path: Path) -> Iterator[Any]:
+    clients: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        settings.setdefault("data", tmp_path / "data")
+        client = TestClient(create_app(ServeSettings(generator=FAST, **settings), backend=backend))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def queue(client: TestClient) -> Any:
+    return client.app.state.server.queue
+
+
+def wait_for(client: TestClient, job_id: str, statuses: tuple[str, ...] = ("done", "failed")) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/generations/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {statuses}: {job}")
+
+
+def submit(client: TestClient, **body: Any) -> str:
+    answer = client.post("/v1/generations", json=body)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "queued"
+    return answer.json()["id"]
+
+
+def test_submit_poll_and_download_a_video(make_client: Any, tmp_path: Path) -> None:
+    client = make_client()
+    job_id = submit(client, prompt=RED, seed=3)
+    assert client.get(f"/v1/generations/{job_id}").json()["status"] in ("queued", "running", "done")
+    job = wait_for(client, job_id)
+    assert job["status"] == "done", job
+    assert job["progress"]["fraction"] == 1.0 and job["progress"]["done"] == job["progress"]["total"] > 0
+    assert job["batch"] == {"size": 1, "index": 0}
+    assert job["settings"] == {"frames": 5, "height": 64, "width": 64, "steps": 2, "guidance": 4.0, "seed": 3}
+    assert job["video"] == f"/v1/generations/{job_id}/video"
+    answer = client.get(job["video"])
+    assert answer.status_code == 200 and answer.headers["content-type"] == "video/mp4"
+    (tmp_path / "got.mp4").write_bytes(answer.content)
+    assert load_video(tmp_path / "got.mp4").shape == (5, 64, 64)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({}, "prompt", "required"),
+        ({"prompt": 3}, "prompt", "not a string"),
+        ({"prompt": "   "}, "prompt", "empty"),
+        ({"prompt": "x" * 501}, "prompt", "over the limit"),
+        ({"prompt": RED, "colour": "red"}, "colour", "unknown field"),
+        ({"prompt": RED, "frames": "9"}, "frames", "not a integer"),
+        ({"prompt": RED, "frames": True}, "frames", "not a integer"),
+        ({"prompt": RED, "frames": 6}, "frames", "1 + k"),
+        ({"prompt": RED, "height": 60}, "height", "multiple of"),
+        ({"prompt": RED, "width": 100_000}, "width", "over the limits"),
+        ({"prompt": RED, "guidance": -1}, "guidance", "out of range"),
+        ({"prompt": RED, "seed": -1}, "seed", "out of range"),
+        ({"prompt": RED, "steps": 0}, "steps", "steps"),
+        (["a list"], None, "not an object"),
+    ],
+)
+def test_bad_requests_name_the_field_and_the_fix(make_client: Any, body: Any, field: str | None, words: str) -> None:
+    answer = make_client().post("/v1/generations", json=body)
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["field"] == field and words in problem["error"] and problem["hint"], problem
+
+
+def test_malformed_json_unknown_ids_and_routes_are_4xx(make_client: Any) -> None:
+    client = make_client()
+    answer = client.post("/v1/generations", content=b"{nope", headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["error"]
+    assert client.post("/v1/generations", content=b"x" * 70_000).status_code == 413
+    for path in ("/v1/generations/0123456789abcdef", "/v1/generations/../../etc", "/v1/generations/abc/video"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/v2/nothing").json()["hint"]
+    assert client.put("/v1/generations").status_code == 405
+
+
+def test_a_full_queue_answers_429_with_retry_after(make_client: Any) -> None:
+    client = make_client(max_queue=1)
+    queue(client).pause()
+    first = submit(client, prompt=RED)
+    answer = client.post("/v1/generations", json={"prompt": BLUE})
+    assert answer.status_code == 429
+    assert int(answer.headers["retry-after"]) >= 1
+    assert "queue is full" in answer.json()["error"]
+    assert client.get(f"/v1/generations/{first}/video").status_code == 409  # not done
+    queue(client).resume()
+    assert wait_for(client, first)["status"] == "done"
+    submit(client, prompt=BLUE)  # room again
+
+
+def test_a_cancelled_queued_job_never_runs(make_client: Any) -> None:
+    client = make_client()
+    queue(client).pause()
+    cancelled, kept = submit(client, prompt=RED), submit(client, prompt=BLUE)
+    answer = client.delete(f"/v1/generations/{cancelled}")
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+    queue(client).resume()
+    assert wait_for(client, kept)["batch"] == {"size": 1, "index": 0}
+    assert client.get(f"/v1/generations/{cancelled}").json()["status"] == "cancelled"
+    assert client.get(f"/v1/generations/{cancelled}/video").status_code == 409
+    again = client.post(f"/v1/generations/{kept}/cancel")
+    assert again.status_code == 409 and "already done" in again.json()["error"]
+
+
+def test_compatible_jobs_run_as_one_batch_and_others_apart(make_client: Any) -> None:
+    client = make_client()
+    queue(client).pause()
+    together = [submit(client, prompt=RED, seed=1), submit(client, prompt=BLUE, seed=1)]
+    apart = submit(client, prompt=BLUE, seed=2)  # another seed: another noise stream, another call
+    queue(client).resume()
+    jobs = [wait_for(client, job_id) for job_id in [*together, apart]]
+    assert [job["status"] for job in jobs] == ["done"] * 3
+    assert [job["batch"] for job in jobs] == [{"size": 2, "index": 0}, {"size": 2, "index": 1}, {"size": 1, "index": 0}]
+
+
+def test_a_prompt_that_fails_its_batch_fails_alone(make_client: Any) -> None:
+    client = make_client()
+    queue(client).pause()
+    good, bad = submit(client, prompt=RED), submit(client, prompt="a cat playing the piano")
+    queue(client).resume()
+    assert wait_for(client, good)["status"] == "done"
+    failed = wait_for(client, bad)
+    assert failed["status"] == "failed" and "names nothing" in failed["error"] and failed["hint"]
+
+
+def test_a_restart_serves_finished_jobs_and_fails_interrupted_ones(make_client: Any, tmp_path: Path) -> None:
+    data = tmp_path / "kept"
+    first = make_client(data=data)
+    done = submit(first, prompt=RED)
+    assert wait_for(first, done)["status"] == "done"
+    first.__exit__(None, None, None)
+    record = json.loads((data / "jobs" / f"{done}.json").read_text())
+    running = dict(record, id="00000000000000aa", status="running", batch={"size": 1, "index": 0})
+    (data / "jobs" / "00000000000000aa.json").write_text(json.dumps(running))
+    queued = dict(record, id="00000000000000bb", status="queued")
+    (data / "jobs" / "00000000000000bb.json").write_text(json.dumps(queued))
+
+    second = make_client(data=data)
+    assert second.get(f"/v1/generations/{done}").json()["status"] == "done"
+    assert second.get(f"/v1/generations/{done}/video").status_code == 200
+    interrupted = second.get("/v1/generations/00000000000000aa").json()
+    assert interrupted["status"] == "failed" and interrupted["error"] == STOPPED_RUNNING
+    assert "queued" in second.get("/v1/generations/00000000000000bb").json()["error"]
+    on_disk = json.loads((data / "jobs" / "00000000000000aa.json").read_text())
+    assert on_disk["status"] == "failed"
+
+
+def test_bearer_tokens(make_client: Any) -> None:
+    token = tokens.generate()
+    client = make_client(token_digests=frozenset({token.digest}))
+    assert client.get("/healthz").status_code == 200  # public
+    missing = client.get("/v1/generations/0123456789abcdef")
+    assert missing.status_code == 401 and missing.json()["field"] == "Authorization"
+    assert missing.headers["www-authenticate"] == "Bearer"
+    wrong = {"Authorization": f"Bearer {tokens.generate().secret}"}
+    assert client.post("/v1/generations", json={"prompt": RED}, headers=wrong).status_code == 401
+    malformed = client.get("/v1/generations/x", headers={"Authorization": "Basic abc"})
+    assert malformed.status_code == 401 and "Bearer" in malformed.json()["error"]
+    right = {"Authorization": f"Bearer {token.secret}"}
+    job_id = client.post("/v1/generations", json={"prompt": RED}, headers=right).json()["id"]
+    assert client.get(f"/v1/generations/{job_id}", headers=right).status_code == 200
+
+
+def test_token_files(tmp_path: Path) -> None:
+    from sora_core.errors import ConfigError
+    from sora_core.serve.auth import add_token, read_token_file
+
+    path = tmp_path / "tokens.txt"
+    first, second = add_token(path), add_token(path)
+    assert read_token_file(path) == {first.digest, second.digest}
+    path.write_text(first.secret + "\n")
+    with pytest.raises(ConfigError, match="line 1: not a sha256 digest"):
+        read_token_file(path)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from sora_core.api import generate
+
+    path = tmp_path_factory.mktemp("clip") / "red.mp4"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SoraWarning)  # 5 frames: fewer than the weights were trained on
+        generate(RED, **FAST).save(path)
+    return path.read_bytes()
+
+
+def test_caption_answer_and_summary_of_an_upload(make_client: Any, clip: bytes) -> None:
+    client = make_client()
+    upload = {"video": ("red.mp4", clip, "video/mp4")}
+    caption = client.post("/v1/captions", files=upload)
+    assert caption.status_code == 200 and "red circle" in caption.json()["caption"].lower()
+    answer = client.post("/v1/answers", files=upload, data={"question": "what colour is it?"})
+    assert answer.status_code == 200 and answer.json() == {
+        "question": "what colour is it?",
+        "answer": "red",
+        "warnings": [],
+    }
+    summary = client.post("/v1/summaries", files=upload)
+    assert summary.status_code == 200 and "summary" in summary.json() and "key_frames" in summary.json()
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "status", "field"),
+    [
+        ({"video": ("clip.mp4", b"not a video", "video/mp4")}, {}, 422, "video"),
+        ({"video": ("notes.txt", b"hello", "text/plain")}, {}, 415, "video"),
+        ({"clip": ("clip.mp4", b"x", "video/mp4")}, {}, 422, "clip"),
+        ({}, {"video": "text"}, 415, "video"),
+    ],
+)
+def test_bad_uploads_name_the_field(make_client: Any, files: Any, data: Any, status: int, field: str) -> None:
+    answer = make_client().post("/v1/captions", files=files or None, data=data)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["field"] == field and "/uploads/" not in answer.json()["error"]
+
+
+def test_too_large_uploads_and_missing_questions(make_client: Any, clip: bytes) -> None:
+    client = make_client(max_upload=1000)
+    answer = client.post("/v1/captions", files={"video": ("big.mp4", b"0" * 5000, "video/mp4")})
+    assert answer.status_code == 413 and answer.json()["field"] == "video"
+    roomy = make_client(data=client.app.state.server.settings.data.parent / "roomy")
+    missing = roomy.post("/v1/answers", files={"video": ("red.mp4", clip, "video/mp4")})
+    assert missing.status_code == 422 and missing.json()["field"] == "question"
+
+
+def test_openapi_lists_every_route_and_field(make_client: Any) -> None:
+    client = make_client()
+    document = client.get("/openapi.json").json()
+    routes = {(m.lower(), r.path) for r in client.app.routes for m in r.methods if m != "HEAD"}
+    listed = {(method, path) for path, operations in document["paths"].items() for method in operations}
+    assert routes == listed
+    body = document["paths"]["/v1/generations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"prompt", "frames", "height", "width", "seed", "steps", "guidance"}
+    answers = document["paths"]["/v1/answers"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(answers["properties"]) == {"video", "question"}
+
+
+def test_the_sora_serve_process(tmp_path: Path) -> None:
+    """The real command: uvicorn on a free port, one request, stopped by the PID of the process started here."""
+    sora = Path(sys.executable).parent / "sora"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    flags = [f"--{name}={value}" for name, value in FAST.items()]
+    command = [str(sora), "serve", "t2v", "--port", str(port), "--data", str(tmp_path / "data"), *flags]
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    assert json.load(answer)["status"] == "ok"
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "sora serve did not answer within 60 s"
+                time.sleep(0.2)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/generations",
+            data=json.dumps({"prompt": RED}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    assert f"serving t2v on http://127.0.0.1:{port}" in (tmp_path / "serve.log").read_text()
+
+
+def test_a_bad_template_or_port_is_an_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sora_core.cli.main import main
+
+    assert main(["serve", "no-such-template", "--port", "0", "--data", str(tmp_path / "d")]) == 1
+    assert "error: no installed plugin provides the pipeline template 'no-such-template'" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--data", str(tmp_path / "d")]) == 1
+    assert "cannot listen there" in capsys.readouterr().err
+
+
+def test_serve_token_prints_the_secret_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sora_core.cli.main import main
+
+    path = tmp_path / "tokens.txt"
+    assert main(["serve-token", "--token-file", str(path)]) == 0
+    secret = capsys.readouterr().out.strip()
+    assert path.read_text().split() == [tokens.digest(secret)]
+    assert secret not in path.read_text()
