@@ -15,7 +15,7 @@ setup: $(INSTALL_MARK)
 $(INSTALL_MARK): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml) $(wildcard registry/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -c constraints.txt -e ".[test,docs]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e $(dir))
+	$(PIP) install -c constraints.txt -e ".[test,docs,ray]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e $(dir))
 	touch $@
 
 demo: setup

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import signal
 import sys
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -52,6 +58,38 @@ def load_benchmark() -> Callable[[str], ModuleType]:
         return module
 
     return load
+
+
+@pytest.fixture
+def kill_mid_batch() -> Callable[[Path, Callable[[], Iterable[int]]], AbstractContextManager[list[int]]]:
+    """``with kill_mid_batch(parts, pids) as killed:`` kills (SIGKILL) the first process of ``pids()`` that exists
+    once the batch whose work folder is ``parts`` has written its first part (its workers are then running their
+    next items), from a thread, while the block runs; ``killed`` holds its PID afterwards."""
+
+    @contextmanager
+    def kill(parts: Path, pids: Callable[[], Iterable[int]]) -> Iterator[list[int]]:
+        killed: list[int] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set() and not killed:
+                if parts.is_dir() and any(parts.glob("*.json")):
+                    for pid in pids():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                            killed.append(pid)
+                            return
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch, name="kill-mid-batch")
+        watcher.start()
+        try:
+            yield killed
+        finally:
+            stop.set()
+            watcher.join()
+
+    return kill
 
 
 DOCS_BLOCK = "tests/test_docs.py::test_block["

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,9 @@ def test_generate_out_dir_numbers_the_videos_records_each_and_resumes(tmp_path: 
         (["caption", "{tmp}", "--out", "{tmp}/c.txt"], "unknown JSON Lines file format '.txt'"),
         (["caption", "{tmp}", "--out", "{tmp}/c.jsonl", "--workers", "0"], "--workers 0 must be at least 1"),
         (["summarize", "{tmp}", "--out", "{tmp}/c.jsonl", "--sheet", "{tmp}/k.png"], "--sheet names one file"),
+        (["caption", "{tmp}/x.mp4", "--ray", "auto"], "--ray runs a batch, which --out asks for"),
+        (["generate", "a red circle", "-o", "{tmp}/x.mp4", "--ray", "auto"], "--ray runs a batch"),
+        (["caption", "{tmp}", "--out", "{tmp}/c.jsonl", "--ray", "head"], "--ray 'head' is not a cluster address"),
     ],
 )
 def test_errors_of_the_whole_job_are_immediate(tmp_path: Path, capsys, arguments: list[str], message: str) -> None:
@@ -198,34 +202,23 @@ def many_clips(root: Path, count: int) -> Path:
     return folder
 
 
-def test_a_worker_killed_mid_batch_is_replaced_and_every_clip_is_done_once(tmp_path: Path, capsys) -> None:
+def test_a_worker_killed_mid_batch_is_replaced_and_every_clip_is_done_once(
+    tmp_path: Path, capsys, kill_mid_batch
+) -> None:
     psutil = pytest.importorskip("psutil")
-    import signal
-    import threading
-    import time
-
     folder, out = many_clips(tmp_path, 12), tmp_path / "captions.jsonl"
     parts = tmp_path / ".captions.jsonl.parts"
-    killed: list[int] = []
 
-    def kill_one_worker() -> None:  # once the first part is written, a worker is running its next clip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            if parts.is_dir() and any(parts.glob("*.json")):
-                for child in psutil.Process().children():
-                    with contextlib.suppress(psutil.Error):
-                        if any("spawn_main" in part for part in child.cmdline()):
-                            os.kill(child.pid, signal.SIGKILL)
-                            killed.append(child.pid)
-                            return
-            time.sleep(0.01)
+    def workers() -> list[int]:  # the pool's spawned processes (not multiprocessing's resource tracker)
+        found = []
+        for child in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                if any("spawn_main" in part for part in child.cmdline()):
+                    found.append(child.pid)
+        return found
 
-    killer = threading.Thread(target=kill_one_worker)
-    killer.start()
-    try:
+    with kill_mid_batch(parts, workers) as killed:
         assert main(["caption", str(folder), "--out", str(out), "--workers", "2"]) == 0
-    finally:
-        killer.join()
     assert killed, "no worker process was found to kill"
     line = summary(capsys.readouterr().err)
     assert line.startswith("caption: 12 done, 0 skipped, 0 failed (") and "ran again after a worker died" in line
@@ -269,3 +262,11 @@ def test_an_item_that_kills_its_worker_every_time_is_failed_after_three_attempts
     assert f"({MAX_ATTEMPTS} attempts" in result.records[2]["error"] and result.records[2]["hint"]
     result = run_batch(items, keys, parts, poison_batch.build, None, executor=LocalPool(2), show=False)  # rerun: it
     assert (result.done, result.skipped, result.failed) == (0, 4, 1)
+
+
+def test_ray_not_installed_is_a_config_error_naming_the_extra(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
+    folder = clip_folder(tmp_path)
+    assert main(["caption", str(folder), "--out", str(tmp_path / "c.jsonl"), "--ray", "local"]) == 1
+    err = capsys.readouterr().err
+    assert "--ray needs Ray" in err and "pip install 'sora-core[ray]'" in err and "Traceback" not in err

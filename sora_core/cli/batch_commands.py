@@ -1,5 +1,6 @@
 """The command line's batch jobs: ``sora generate --prompts FILE --out-dir DIR`` and ``sora caption|ask|summarize
-DIR_OR_GLOB --out FILE.jsonl``, resumable, on a local worker pool (see :mod:`sora_core.batch`).
+DIR_OR_GLOB --out FILE.jsonl``, resumable, on a local worker pool (see :mod:`sora_core.batch`) or a Ray cluster
+(``--ray``, :mod:`sora_core.batch_ray`).
 
 What is here is each command's own part: which items a job has and how each is keyed, how a worker builds its
 pipeline once and runs one item, and the records written. The builders are module-level functions over plain
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sora_core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sora_core.batch import BatchResult, Processor
+    from sora_core.batch import BatchResult, Executor, Processor
 
 #: Files of a directory taken as clips (folders of ``.png`` frames are clips too).
 CLIP_SUFFIXES = (".mp4", ".gif")
@@ -36,7 +37,11 @@ UNDERSTANDING = {
 
 
 def check_workers(args: argparse.Namespace) -> int:
-    """``--workers`` as a count (1 when not given); a ``ConfigError`` below 1."""
+    """``--workers`` as a count (1 when not given); a ``ConfigError`` below 1. ``--ray ADDRESS`` is checked too."""
+    if args.ray is not None:
+        from sora_core.batch_ray import check_address
+
+        check_address(args.ray)
     if args.workers is None:
         return 1
     if args.workers < 1:
@@ -45,11 +50,31 @@ def check_workers(args: argparse.Namespace) -> int:
 
 
 def refuse_workers(args: argparse.Namespace, batch_flag: str) -> None:
-    """A ``ConfigError`` for ``--workers`` given to a single run (``batch_flag`` is what makes a batch)."""
-    if args.workers is not None:
-        raise ConfigError(
-            f"--workers runs a batch, which {batch_flag} asks for", f"add {batch_flag}, or drop --workers"
-        )
+    """A ``ConfigError`` for ``--workers`` or ``--ray`` given to a single run (``batch_flag`` makes a batch)."""
+    for flag, value in (("--workers", args.workers), ("--ray", args.ray)):
+        if value is not None:
+            raise ConfigError(f"{flag} runs a batch, which {batch_flag} asks for", f"add {batch_flag}, or drop {flag}")
+
+
+def executor_of(args: argparse.Namespace) -> Executor | None:
+    """Where the batch runs: on Ray for ``--ray`` (``--workers`` actors), else ``None`` (here, or a local pool)."""
+    if args.ray is None:
+        return None
+    from sora_core.batch_ray import RayExecutor, check_address
+
+    return RayExecutor(check_address(args.ray), args.workers)
+
+
+def _run(args: argparse.Namespace, *arguments: Any, **options: Any) -> BatchResult:
+    """:func:`sora_core.batch.run_batch` on the executor ``--ray`` asks for (left again at the end)."""
+    from sora_core.batch import run_batch
+
+    executor = executor_of(args)
+    try:
+        return run_batch(*arguments, workers=check_workers(args), executor=executor, show=args.progress, **options)
+    finally:
+        if executor is not None:
+            executor.shutdown()
 
 
 # --- clips -----------------------------------------------------------------------------------------------
@@ -135,11 +160,11 @@ def build_understander(config: dict[str, Any]) -> Processor:
 
 def run_clip_batch(args: argparse.Namespace) -> int:
     """``sora caption|ask|summarize DIR_OR_GLOB --out FILE.jsonl``: one JSON line per clip, resumable."""
-    from sora_core.batch import Parts, item_key, run_batch, write_jsonl
+    from sora_core.batch import Parts, item_key, write_jsonl
     from sora_core.cli.paths import check_output_path
 
     out = check_output_path(args.out, "--out", (".jsonl",), what="JSON Lines file")
-    workers = check_workers(args)
+    check_workers(args)
     clips = clips_of(args.video, out)
     config = {
         "command": args.command,
@@ -154,16 +179,7 @@ def run_clip_batch(args: argparse.Namespace) -> int:
     keys = [item_key({"clip": clip, "stamp": _stamp(clip)}, settings) for clip in clips]
     parts = Parts(out.with_name(f".{out.name}.parts"), flag="--out")
     parts.prepare()
-    result = run_batch(
-        clips,
-        keys,
-        parts,
-        build_understander,
-        config,
-        workers=workers,
-        description=args.command,
-        show=args.progress,
-    )
+    result = _run(args, clips, keys, parts, build_understander, config, description=args.command)
     lines = []
     for clip, record in zip(clips, result.records, strict=True):
         if record["status"] == "done":
@@ -250,7 +266,7 @@ def check_out_dir(name: str) -> Path:
 
 def run_generate_batch(args: argparse.Namespace, prompts: list[str]) -> int:
     """``sora generate --prompts FILE --out-dir DIR``: ``DIR/0001.mp4``, ... and ``DIR/index.jsonl``, resumable."""
-    from sora_core.batch import Parts, item_key, run_batch, write_jsonl
+    from sora_core.batch import Parts, item_key, write_jsonl
     from sora_core.cli.generate_command import FLAG_FIELDS
     from sora_core.video_io import check_fps
 
@@ -263,7 +279,7 @@ def run_generate_batch(args: argparse.Namespace, prompts: list[str]) -> int:
     if args.scale < 1:
         raise ConfigError(f"--scale {args.scale} must be at least 1", "use --scale 4 to enlarge a 64x64 video")
     check_fps(args.fps, flag="--fps")
-    workers = check_workers(args)
+    check_workers(args)
     folder = check_out_dir(args.out_dir)
     generator = {
         "template": None if args.model else args.template,
@@ -284,15 +300,14 @@ def run_generate_batch(args: argparse.Namespace, prompts: list[str]) -> int:
     keys = [item_key(item, settings) for item in items]
     parts = Parts(folder / WORK_FOLDER, flag="--out-dir")
     parts.prepare()
-    result = run_batch(
+    result = _run(
+        args,
         items,
         keys,
         parts,
         build_generator,
         config,
-        workers=workers,
         description="generate",
-        show=args.progress,
         reuse=lambda index, record: (folder / items[index][0]).is_file(),
     )
     index = []

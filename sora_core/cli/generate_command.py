@@ -57,6 +57,13 @@ def add_commands(commands: Any) -> None:
         metavar="N",
         help="with --out-dir: run on N local processes, each building the pipeline once (default 1: in this process)",
     )
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="with --out-dir: run the batch on a Ray cluster (auto: the running one; local: a Ray started here; "
+        "HOST:PORT: its head), --workers actors (default: one per CPU), each building the pipeline once; "
+        "needs pip install 'sora-core[ray]'",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--template", default="t2v", help="the text-to-video template or spec file (default t2v)")
     source.add_argument(

@@ -69,6 +69,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --out: run on N local processes, each building the pipeline once (default 1: in this process)",
     )
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="with --out: run the batch on a Ray cluster (auto: the running one; local: a Ray started here; "
+        "HOST:PORT: its head), --workers actors (default: one per CPU), each building the pipeline once; "
+        "needs pip install 'sora-core[ray]'",
+    )
 
 
 def _batch(args: argparse.Namespace) -> int | None:
