@@ -270,3 +270,11 @@ def test_ray_not_installed_is_a_config_error_naming_the_extra(tmp_path: Path, ca
     assert main(["caption", str(folder), "--out", str(tmp_path / "c.jsonl"), "--ray", "local"]) == 1
     err = capsys.readouterr().err
     assert "--ray needs Ray" in err and "pip install 'sora-core[ray]'" in err and "Traceback" not in err
+
+
+def test_the_batch_benchmark_runs_and_a_rerun_skips_every_clip(load_benchmark, capsys) -> None:
+    pytest.importorskip("sora_synth", reason="the benchmark renders its clips with sora-synth")
+    load_benchmark("bench_batch").main(["--clips", "3", "--skip-ray"])
+    out = capsys.readouterr().out
+    assert "| local pool | 2 |" in out and "| yes |" in out and "NO" not in out
+    assert out.count("0 done, 3 skipped") == 2 and "FAIL" not in out
