@@ -20,7 +20,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -144,6 +146,7 @@ class RayExecutor:
         self.threads = threads
         self.retried = 0  # Ray retries inside; what it retried is not reported back
         self.timings: dict[str, float] = {}
+        self._temp: str | None = None  # the folder of a local Ray
 
     def connect(self) -> Any:
         """``ray.init`` (once): this process joins the cluster, or starts a local Ray for ``local``."""
@@ -162,10 +165,12 @@ class RayExecutor:
         }
         try:
             if self.address == "local":
-                ray.init(**options)
+                # a short folder of its own (Ray's socket paths under it are limited to 107 bytes), removed at the end
+                self._temp = tempfile.mkdtemp(prefix="sora-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
+                ray.init(_temp_dir=self._temp, **options)
             else:
                 ray.init(address=self.address, **options)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
             raise ConfigError(
                 f"--ray {self.address}: cannot connect to a Ray cluster: {str(exc).splitlines()[0]}",
                 "start one (ray start --head) and give its address, or use --ray local",
@@ -240,6 +245,9 @@ class RayExecutor:
             return
         if ray.is_initialized():
             ray.shutdown()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None
 
 
 def tasks_item(tasks: list[tuple[int, Any]], index: int) -> Any:
