@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -155,6 +156,28 @@ def test_a_cancelled_queued_job_never_runs(make_client: Any) -> None:
     assert client.get(f"/v1/generations/{cancelled}/video").status_code == 409
     again = client.post(f"/v1/generations/{kept}/cancel")
     assert again.status_code == 409 and "already done" in again.json()["error"]
+
+
+def test_a_job_cancelled_while_running_drops_its_video(make_client: Any) -> None:
+    client = make_client()
+    started, release = threading.Event(), threading.Event()
+    real = queue(client).generate
+
+    def slow(requests: Any, progress: Any) -> Any:
+        started.set()
+        assert release.wait(30)
+        return real(requests, progress)
+
+    queue(client).generate = slow
+    job_id = submit(client, prompt=RED)
+    assert started.wait(30)
+    assert client.get(f"/v1/generations/{job_id}").json()["status"] == "running"
+    assert client.delete(f"/v1/generations/{job_id}").json()["status"] == "cancelled"
+    release.set()
+    queue(client).stop(timeout=30)  # the batch ends; its video is not kept
+    assert client.get(f"/v1/generations/{job_id}").json()["status"] == "cancelled"
+    assert client.get(f"/v1/generations/{job_id}/video").status_code == 409
+    assert not client.app.state.server.store.video_path(job_id).exists()
 
 
 def test_compatible_jobs_run_as_one_batch_and_others_apart(make_client: Any) -> None:

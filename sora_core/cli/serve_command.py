@@ -165,5 +165,5 @@ def run_serve_token(args: argparse.Namespace) -> int:
 
     new = add_token(args.token_file)
     sys.stdout.write(new.secret + "\n")
-    sys.stderr.write(f"added the token's sha256 to {args.token_file}; the token above is shown only this once\n")
+    sys.stderr.write(f"added the token's sha256 to {args.token_file}; the token (on stdout) is shown only this once\n")
     return 0

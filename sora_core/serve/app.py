@@ -32,6 +32,9 @@ from sora_core.serve.worker import GenerationQueue
 
 log = logging.getLogger("sora_core.serve")
 
+#: Seconds a stopping server waits for the running batch to finish (its jobs are then done, not failed).
+STOP_WAIT = 30.0
+
 
 class Server:
     """What the routes share: the settings, the pipelines, the job store and the queue."""
@@ -231,7 +234,7 @@ def create_app(settings: ServeSettings, *, backend: Backend | None = None) -> St
         try:
             yield
         finally:
-            server.queue.stop()
+            server.queue.stop(timeout=STOP_WAIT)
 
     middleware = [Middleware(BearerAuth, digests=settings.token_digests)] if settings.token_digests else []
     handlers: dict[Any, Any] = {SoraError: _serve_error, HTTPException: _http_error, Exception: _unexpected}

@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sora_core import tokens
@@ -91,18 +91,7 @@ class BearerAuth:
                 raise SoraError("the token in the Authorization header is not accepted by this server", _HINT)
         except SoraError as exc:
             refusal = ServeError(401, exc.message, exc.hint, field="Authorization")
-            body = json.dumps(refusal.to_dict()).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"www-authenticate", b"Bearer"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            response = JSONResponse(refusal.to_dict(), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
