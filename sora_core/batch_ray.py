@@ -32,7 +32,7 @@ from typing import Any
 from sora_core.batch import MAX_ATTEMPTS, Builder, Processor, _outcome, worker_died
 from sora_core.errors import ConfigError, SoraError
 
-__all__ = ["RayExecutor", "check_address"]
+__all__ = ["RayConnection", "RayExecutor", "check_address"]
 
 #: The install that brings Ray (Ray Data and its pinned version).
 INSTALL = "pip install 'sora-core[ray]'"
@@ -134,17 +134,14 @@ class _Actor:
         return {"index": np.asarray(batch["index"]), "status": np.array(statuses), "fields": np.array(answers)}
 
 
-class RayExecutor:
-    """Items on Ray Data: ``workers`` actors (default: one per CPU of the cluster), each holding a built pipeline
-    and ``threads`` torch threads, on the cluster at ``address`` (``auto``, ``local`` or ``HOST:PORT``).
+class RayConnection:
+    """This process on the Ray cluster at ``address`` (``auto``, ``local`` or ``HOST:PORT``): :meth:`connect` joins
+    it (``local``: starts a Ray in this process, in a short temporary folder of its own), :meth:`shutdown` leaves.
 
-    ``timings`` holds where the time went: ``connect`` (``ray.init``) and ``run`` (the dataset, start to end)."""
+    ``timings["connect"]`` holds how long ``ray.init`` took."""
 
-    def __init__(self, address: str, workers: int | None = None, *, threads: int = 1) -> None:
+    def __init__(self, address: str) -> None:
         self.address = check_address(address)
-        self.workers = workers
-        self.threads = threads
-        self.retried = 0  # Ray retries inside; what it retried is not reported back
         self.timings: dict[str, float] = {}
         self._temp: str | None = None  # the folder of a local Ray
 
@@ -177,6 +174,31 @@ class RayExecutor:
             ) from None
         self.timings["connect"] = time.perf_counter() - started
         return ray
+
+    def shutdown(self) -> None:
+        """Leave the cluster (a local Ray is stopped); nothing when not connected."""
+        try:
+            import ray
+        except ImportError:
+            return
+        if ray.is_initialized():
+            ray.shutdown()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None
+
+
+class RayExecutor(RayConnection):
+    """Items on Ray Data: ``workers`` actors (default: one per CPU of the cluster), each holding a built pipeline
+    and ``threads`` torch threads, on the cluster at ``address`` (``auto``, ``local`` or ``HOST:PORT``).
+
+    ``timings`` holds where the time went: ``connect`` (``ray.init``) and ``run`` (the dataset, start to end)."""
+
+    def __init__(self, address: str, workers: int | None = None, *, threads: int = 1) -> None:
+        super().__init__(address)
+        self.workers = workers
+        self.threads = threads
+        self.retried = 0  # Ray retries inside; what it retried is not reported back
 
     def run(self, build: Builder, config: Any, tasks: list[tuple[int, Any]]) -> Iterator[tuple[int, str, dict]]:
         with _without_ray_log_lines():
@@ -236,18 +258,6 @@ class RayExecutor:
         for index, _ in tasks:
             if index not in seen:  # every try of it died (Ray Data dropped its block)
                 yield index, "failed", worker_died(MAX_ATTEMPTS)
-
-    def shutdown(self) -> None:
-        """Leave the cluster (a local Ray is stopped); nothing when not connected."""
-        try:
-            import ray
-        except ImportError:
-            return
-        if ray.is_initialized():
-            ray.shutdown()
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
-            self._temp = None
 
 
 def tasks_item(tasks: list[tuple[int, Any]], index: int) -> Any:

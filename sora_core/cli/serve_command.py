@@ -55,6 +55,18 @@ def add_commands(commands: Any) -> None:
     parser.add_argument(
         "--set", dest="settings", action="append", default=[], metavar="NODE.FIELD=VALUE", help="change a node's config"
     )
+    parser.add_argument(
+        "--ray",
+        metavar="auto|local|HOST:PORT",
+        help="run the pipeline's nodes on Ray Serve on this cluster, each a deployment (pip install 'sora-core[ray]')",
+    )
+    parser.add_argument(
+        "--replicas",
+        action="append",
+        default=[],
+        metavar="NODE=N",
+        help="with --ray: replicas of a node's deployment (default 1 each)",
+    )
     parser.set_defaults(run=run_serve)
 
     token = commands.add_parser(
@@ -82,6 +94,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-upload-mb {args.max_upload_mb} is outside (0, 4096]", "use e.g. --max-upload-mb 50")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number", "use a number from 1 to 65535 (0: any free one)")
+    ray, replicas = _ray_flags(args)
     digests = read_token_file(args.token_file) if args.token_file else frozenset()
     data = Path(args.data)
     if data.exists() and not data.is_dir():
@@ -101,6 +114,8 @@ def run_serve(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait,
         max_upload=int(args.max_upload_mb * 1024 * 1024),
         token_digests=digests,
+        ray=ray,
+        replicas=replicas,
     )
     sock = _bind(args.host, args.port)  # refused now, before the pipeline is built
     try:
@@ -113,10 +128,25 @@ def run_serve(args: argparse.Namespace) -> int:
                 f"--data {data}: cannot create it: {exc.strerror or exc}", "name a writable folder"
             ) from None
         app = create_app(settings)
-        _serve(app, sock, args, settings)
+        try:
+            _serve(app, sock, args, settings)
+        finally:
+            app.state.server.backend.close()
     finally:
         sock.close()
     return 0
+
+
+def _ray_flags(args: argparse.Namespace) -> tuple[str | None, dict[str, int]]:
+    """``--ray`` and ``--replicas`` checked (nothing of Ray imported)."""
+    if args.ray is None:
+        if args.replicas:
+            raise ConfigError("--replicas is for --ray", "add --ray auto|local|HOST:PORT, or drop --replicas")
+        return None, {}
+    from sora_core.batch_ray import check_address
+    from sora_core.serve.ray_deploy import parse_replicas
+
+    return check_address(args.ray), parse_replicas(args.replicas)
 
 
 def _cli_names() -> Any:
@@ -154,7 +184,11 @@ def _serve(app: Any, sock: Any, args: argparse.Namespace, settings: Any) -> None
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     auth = ", token required" if settings.token_digests else ""
-    sys.stderr.write(f"serving {args.target} on http://{shown}:{port} (data in {settings.data}{auth}); Ctrl-C stops\n")
+    where = app.state.server.backend.where()
+    where = f"; {where}" if where else ""
+    sys.stderr.write(
+        f"serving {args.target} on http://{shown}:{port} (data in {settings.data}{auth}){where}; Ctrl-C stops\n"
+    )
     sys.stderr.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])

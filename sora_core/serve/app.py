@@ -134,8 +134,10 @@ async def openapi_document(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness: the jobs waiting."""
-    return JSONResponse({"status": "ok", "queued": _server(request).queue.waiting})
+    """Liveness: the jobs waiting (and where the particles run, with --ray)."""
+    server = _server(request)
+    where = {"particles": server.backend.where()} if server.backend.where() else {}
+    return JSONResponse({"status": "ok", "queued": server.queue.waiting, **where})
 
 
 async def _understand(request: Request, kind: str) -> Response:
@@ -235,6 +237,8 @@ def create_app(settings: ServeSettings, *, backend: Backend | None = None) -> St
             yield
         finally:
             server.queue.stop(timeout=STOP_WAIT)
+            if backend is None:  # built here: what it deployed on Ray Serve goes with the app
+                server.backend.close()
 
     middleware = [Middleware(BearerAuth, digests=settings.token_digests)] if settings.token_digests else []
     handlers: dict[Any, Any] = {SoraError: _serve_error, HTTPException: _http_error, Exception: _unexpected}

@@ -6,7 +6,8 @@ noise of the whole batch from one seeded stream, so seeds cannot differ inside o
 same seed (and the same sizes and sampling) are batched. Job ``i`` of a batch gets the ``i``-th rows of that
 stream, so the same prompts in the same order with the same seed make the same videos. Runs of every
 pipeline take turns (one lock): a run seeds torch's global generator, which another run at the same time
-would disturb.
+would disturb. With ``settings.ray`` the pipeline's executed nodes run on Ray Serve
+(:mod:`sora_core.serve.ray_deploy`), deployed once the pipeline is built and checked here.
 """
 
 from __future__ import annotations
@@ -59,6 +60,27 @@ class Backend:
             self.defaults[name] = getattr(self._configs.get(node), field, None)
         self._current = dict(self.defaults)
         self._understanders: dict[str, api.Understander] = {}
+        self.remote: Any = None  # the nodes on Ray Serve (--ray)
+        if settings.ray is not None:
+            from sora_core.serve.ray_deploy import RayNodes
+
+            self.remote = RayNodes(settings.ray)
+            try:
+                self.remote.deploy(self.pipeline, settings.replicas, self.generator.seed)
+            except BaseException:
+                self.remote.shutdown()
+                raise
+            self.remote.attach(self.pipeline)
+
+    def where(self) -> str:
+        """Where the particles run: ``""`` here, or ``particles on Ray Serve: t2v.text_encoder x1, ...``."""
+        return f"particles on Ray Serve: {self.remote.describe()}" if self.remote is not None else ""
+
+    def close(self) -> None:
+        """Delete what was deployed on Ray Serve (a ``--ray local`` Ray is stopped); nothing for a local one."""
+        if self.remote is not None:
+            self.remote.shutdown()
+            self.remote = None
 
     # --- checking ----------------------------------------------------------------------------------------
 
@@ -146,6 +168,8 @@ class Backend:
         self._progress, self._done = progress, 0
         self._total = sum(len(level) for level in self.pipeline.plan().levels)
         seed = settings["seed"]
+        if self.remote is not None:
+            self.remote.attach(self.pipeline)  # a node reconfigured for this batch is a local particle again
         try:
             with api._Recorder(False, api._API) as recorder:
                 outputs = self.pipeline.run({"prompt": prompts}, seed=seed, progress=False)

@@ -17,7 +17,9 @@ class ServeSettings:
     keywords: ``frames``, ``steps``, ``candidates``, ``swaps``, ...) make the pipeline; requests may change
     ``frames``, ``height``, ``width``, ``steps``, ``guidance`` and ``seed`` only. ``max_queue`` jobs may wait;
     ``max_batch`` compatible jobs run as one pipeline call, the worker waiting up to ``batch_wait_ms`` for more.
-    ``token_digests``: sha256 digests of accepted bearer tokens (empty: no authentication)."""
+    ``token_digests``: sha256 digests of accepted bearer tokens (empty: no authentication). ``ray``: a cluster
+    address (``auto``, ``local``, ``HOST:PORT``) to run the pipeline's nodes on Ray Serve, ``replicas`` of
+    which (by node; default 1)."""
 
     template: str = "t2v"
     data: Path = Path("sora-serve-data")
@@ -27,3 +29,5 @@ class ServeSettings:
     batch_wait_ms: float = 50.0
     max_upload: int = DEFAULT_MAX_UPLOAD
     token_digests: frozenset[str] = frozenset()
+    ray: str | None = None
+    replicas: Mapping[str, int] = field(default_factory=dict)
