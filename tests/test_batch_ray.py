@@ -1,20 +1,10 @@
-"""Batch jobs on a real Ray cluster (``--ray HOST:PORT``): a head node and a worker node of one CPU each, started
-here in a private temporary folder and ended by their process groups. The output is the local run's; a rerun
+"""Batch jobs on a real Ray cluster (``--ray HOST:PORT``): a head node and a worker node of one CPU each (the
+``cluster`` fixture of conftest.py). The output is the local run's; a rerun
 skips what is done; an actor killed in the middle of a batch still leaves every clip in the output exactly once."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,107 +17,6 @@ for plugin in ("sora_understand", "sora_text", "sora_vae"):
 
 from sora_core.cli.main import main  # noqa: E402
 from sora_core.video_io import write_video  # noqa: E402
-
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start(arguments: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """``ray start ... --block`` in a session of its own, so that its whole process group can be ended."""
-    with log.open("w") as out:
-        return subprocess.Popen(
-            [RAY, "start", "--block", *arguments], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def end(process: subprocess.Popen) -> None:
-    """End a node: its process group (ray start and the daemons and workers it started), gently, then not."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 15)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        deadline = time.monotonic() + wait
-        while in_group(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(1)
-        if not in_group(process.pid):
-            return
-
-
-def node_processes(nodes: list[subprocess.Popen]) -> list[psutil.Process]:
-    found = []
-    for node in nodes:
-        with contextlib.suppress(psutil.Error):
-            found += psutil.Process(node.pid).children(recursive=True)
-    return found
-
-
-def in_group(pgid: int) -> list[int]:
-    """The processes still in process group ``pgid`` (what a node left running)."""
-    left = []
-    for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
-                left.append(process.pid)
-    return left
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[str, list[subprocess.Popen]]]:
-    """A two-node cluster (one CPU each) on a free loopback port: its address and its two ``ray start`` processes."""
-    folder = Path(tempfile.mkdtemp(prefix="sora-ray-", dir="/tmp"))  # short: Ray's socket paths live under it
-    # no token: a test cluster on loopback, and nothing written to ~/.ray (the driver, this process, agrees)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    patch = pytest.MonkeyPatch()
-    patch.setenv("RAY_AUTH_MODE", "disabled")
-    patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats", f"--temp-dir={folder}"]
-    head = start(
-        ["--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false", *common],
-        env,
-        folder / "head.log",
-    )
-    nodes = [head]
-    try:
-        import ray
-
-        deadline = time.monotonic() + 60
-        while True:  # the head answers once it is up; then the worker node joins it
-            probe = subprocess.run(
-                [RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True, check=False
-            )
-            if probe.returncode == 0:
-                break
-            assert head.poll() is None and time.monotonic() < deadline, (folder / "head.log").read_text()
-            time.sleep(0.5)
-        nodes.append(
-            start([f"--address={address}", "--node-ip-address=127.0.0.1", *common], env, folder / "worker.log")
-        )
-        while (
-            "/2.0 CPU"
-            not in subprocess.run(
-                [RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True, check=False
-            ).stdout
-        ):
-            assert nodes[1].poll() is None and time.monotonic() < deadline, (folder / "worker.log").read_text()
-            time.sleep(0.5)
-        yield address, nodes
-        if ray.is_initialized():
-            ray.shutdown()
-    finally:
-        patch.undo()
-        for node in reversed(nodes):
-            end(node)
-        left = [pid for node in nodes for pid in in_group(node.pid)]
-        shutil.rmtree(folder, ignore_errors=True)
-        assert not left, f"processes of the test's Ray nodes were left running: {left}"
 
 
 def square(colour: tuple[int, int, int], frames: int = 5) -> np.ndarray:
@@ -167,19 +56,16 @@ def test_a_caption_batch_on_ray_writes_what_a_local_run_writes_and_resumes(tmp_p
     assert remote.read_text() == local.read_text()
 
 
-def test_a_ray_actor_killed_mid_batch_leaves_every_clip_once(tmp_path: Path, capsys, cluster, kill_mid_batch) -> None:
+def test_a_ray_actor_killed_mid_batch_leaves_every_clip_once(
+    tmp_path: Path, capsys, cluster, kill_mid_batch, ray_processes
+) -> None:
     address, nodes = cluster
     count = 10
     folder, out = clips(tmp_path, count), tmp_path / "captions.jsonl"
     parts = tmp_path / ".captions.jsonl.parts"
 
     def actors() -> list[int]:  # the processes of the actor pool, on either node
-        found = []
-        for process in node_processes(nodes):
-            with contextlib.suppress(psutil.Error):
-                if "MapWorker" in " ".join(process.cmdline()):
-                    found.append(process.pid)
-        return found
+        return ray_processes(nodes, "MapWorker")
 
     with kill_mid_batch(parts, actors) as killed:
         assert main(["caption", str(folder), "--out", str(out), "--ray", address, "--workers", "2"]) == 0

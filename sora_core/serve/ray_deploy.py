@@ -208,6 +208,7 @@ class RayNodes:
                 num_replicas=count,
                 ray_actor_options={"num_cpus": 0, **_gpus(pipeline, node, self.replicas)},
                 max_ongoing_requests=1,  # a replica runs one forward at a time, as a local node does
+                logging_config={"log_level": "WARNING", "enable_access_log": False},
             )
             .bind(node, _part(pipeline, node), base_dir, seed)
             for node, count in self.replicas.items()
