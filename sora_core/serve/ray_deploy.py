@@ -188,7 +188,7 @@ class RayNodes:
             import ray.serve  # noqa: F401
         except ImportError:
             raise ConfigError("sora serve --ray needs Ray Serve, which is not installed", INSTALL) from None
-        self.connection.connect()
+        _keeping_sigterm(self.connection.connect)
         from ray import serve
 
         logging.getLogger("ray.serve").setLevel(logging.WARNING)
@@ -248,6 +248,22 @@ class RayNodes:
         self.delete()
         if self.connection.address == "local":
             self.connection.shutdown()
+
+
+def _keeping_sigterm(connect: Any) -> None:
+    """``connect()``, keeping this process's SIGTERM handler: a local Ray installs one that exits with status 15,
+    and ``kill`` should stop the server as it does without ``--ray`` (gracefully, then by the signal)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        connect()
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        connect()
+    finally:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _gpus(pipeline: Pipeline, node: str, replicas: Mapping[str, int]) -> dict[str, float]:
