@@ -127,11 +127,12 @@ def run_serve(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--data {data}: cannot create it: {exc.strerror or exc}", "name a writable folder"
             ) from None
-        app = create_app(settings)
-        try:
-            _serve(app, sock, args, settings)
-        finally:
-            app.state.server.backend.close()
+        with _ray_log_lines_off(settings.ray):
+            app = create_app(settings)
+            try:
+                _serve(app, sock, args, settings)
+            finally:
+                app.state.server.backend.close()
     finally:
         sock.close()
     return 0
@@ -147,6 +148,17 @@ def _ray_flags(args: argparse.Namespace) -> tuple[str | None, dict[str, int]]:
     from sora_core.serve.ray_deploy import parse_replicas
 
     return check_address(args.ray), parse_replicas(args.replicas)
+
+
+def _ray_log_lines_off(ray: str | None) -> Any:
+    """With ``--ray``: the log lines of Ray's C++ core kept off stderr (as a batch job keeps them)."""
+    import contextlib
+
+    if ray is None:
+        return contextlib.nullcontext()
+    from sora_core.batch_ray import _without_ray_log_lines
+
+    return _without_ray_log_lines()
 
 
 def _cli_names() -> Any:
