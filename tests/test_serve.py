@@ -313,41 +313,102 @@ def test_openapi_lists_every_route_and_field(make_client: Any) -> None:
     assert set(answers["properties"]) == {"video", "question"}
 
 
-def test_the_sora_serve_process(tmp_path: Path) -> None:
-    """The real command: uvicorn on a free port, one request, stopped by the PID of the process started here."""
-    sora = Path(sys.executable).parent / "sora"
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def start_server(data: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The real ``sora serve t2v`` on ``port``, answering ``/healthz``; its output goes to ``log``."""
+    sora = Path(sys.executable).parent / "sora"
     flags = [f"--{name}={value}" for name, value in FAST.items()]
-    command = [str(sora), "serve", "t2v", "--port", str(port), "--data", str(tmp_path / "data"), *flags]
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    command = [str(sora), "serve", "t2v", "--port", str(port), "--data", str(data), *flags]
+    with log.open("a") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            assert http(port, "GET", "/healthz")["status"] == "ok"
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError("sora serve did not answer /healthz:\n" + log.read_text()) from None
+            time.sleep(0.2)
+
+
+def http(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One JSON request to the server on ``port``: the JSON it answers (an ``HTTPError`` for a 4xx or 5xx)."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def stop(process: subprocess.Popen[bytes], signal_number: int = 15) -> None:
+    if process.poll() is None:
+        process.send_signal(signal_number)
+    process.wait(timeout=60)
+
+
+def test_the_sora_serve_process(tmp_path: Path) -> None:
+    """The real command: uvicorn on a free port, one request, stopped by the PID of the process started here."""
+    port, log = free_port(), tmp_path / "serve.log"
+    process = start_server(tmp_path / "data", port, log)
     try:
+        assert http(port, "POST", "/v1/generations", {"prompt": RED})["status"] == "queued"
+    finally:
+        stop(process)
+    assert f"serving t2v on http://127.0.0.1:{port}" in log.read_text()
+
+
+def test_a_killed_server_keeps_finished_jobs_and_fails_running_ones(tmp_path: Path) -> None:
+    """SIGKILL mid-batch (no chance to clean up): the next server on the same data folder serves the finished
+    job's video and reports the running and queued jobs failed; nothing runs again."""
+    data, port, log = tmp_path / "data", free_port(), tmp_path / "serve.log"
+    process = start_server(data, port, log)
+    try:
+        finished = http(port, "POST", "/v1/generations", {"prompt": RED})["id"]
+        deadline = time.monotonic() + 120
+        while http(port, "GET", f"/v1/generations/{finished}")["status"] != "done":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        slow = {"prompt": BLUE, "steps": 200, "frames": 9}  # long enough to be caught running
+        running = http(port, "POST", "/v1/generations", slow)["id"]
+        waiting = http(port, "POST", "/v1/generations", {**slow, "seed": 7})["id"]  # another seed: not batched
+        while http(port, "GET", f"/v1/generations/{running}")["status"] != "running":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        assert http(port, "GET", f"/v1/generations/{waiting}")["status"] == "queued"
+    finally:
+        stop(process, 9)
+    assert process.returncode == -9
+    video = data / "videos" / f"{finished}.mp4"
+    kept = video.read_bytes()
+
+    port = free_port()
+    process = start_server(data, port, log)
+    try:
+        assert http(port, "GET", f"/v1/generations/{finished}")["status"] == "done"
         import urllib.request
 
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                    assert json.load(answer)["status"] == "ok"
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "sora serve did not answer within 60 s"
-                time.sleep(0.2)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/generations",
-            data=json.dumps({"prompt": RED}).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 202
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/generations/{finished}/video", timeout=10) as got:
+            assert got.read() == kept
+        interrupted = http(port, "GET", f"/v1/generations/{running}")
+        assert interrupted["status"] == "failed" and interrupted["error"] == STOPPED_RUNNING
+        assert interrupted["hint"] == "submit the request again"
+        never_ran = http(port, "GET", f"/v1/generations/{waiting}")
+        assert never_ran["status"] == "failed" and "queued" in never_ran["error"]
+        assert http(port, "GET", "/healthz")["queued"] == 0
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-    assert f"serving t2v on http://127.0.0.1:{port}" in (tmp_path / "serve.log").read_text()
+        stop(process)
+    assert not (data / "videos" / f"{running}.mp4").exists()
+    assert not [p for p in (data / "videos").iterdir() if p.suffix != ".mp4"], "a half-written video was left"
 
 
 def test_a_bad_template_or_port_is_an_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
