@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "generate_command",
     "understand_commands",
     "serve_command",
+    "studio_command",
     "catalog_commands",
     "load_command",
     "pipeline_commands",
@@ -48,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summarize": ("understand_commands", "the key frames of a video and a one-line summary"),
     "serve": ("serve_command", "serve a text-to-video pipeline (and captions, answers, summaries) over HTTP"),
     "serve-token": ("serve_command", "make a bearer token for sora serve --token-file (printed once)"),
+    "studio": ("studio_command", "build, check and run pipelines in a browser node editor"),
     "list": ("catalog_commands", "list the installed particles"),
     "info": ("catalog_commands", "describe one particle: kind, ports, config, weights"),
     "load": (

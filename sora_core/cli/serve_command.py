@@ -117,7 +117,7 @@ def run_serve(args: argparse.Namespace) -> int:
         ray=ray,
         replicas=replicas,
     )
-    sock = _bind(args.host, args.port)  # refused now, before the pipeline is built
+    sock = bind_socket(args.host, args.port)  # refused now, before the pipeline is built
     try:
         from sora_core.serve.app import create_app
 
@@ -167,7 +167,7 @@ def _cli_names() -> Any:
     return api._CLI
 
 
-def _bind(host: str, port: int) -> Any:
+def bind_socket(host: str, port: int) -> Any:
     import socket
 
     try:

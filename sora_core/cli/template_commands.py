@@ -84,12 +84,12 @@ def _summary(description: str, width: int = 100) -> str:
 
 def run_show(args: argparse.Namespace) -> int:
     from sora_core import registry
-    from sora_core.pipeline.pipeline import available_templates, template_spec
+    from sora_core.pipeline.pipeline import available_templates, portable_spec, template_spec
 
     spec, base_dir = template_spec(args.template, registry.default_registry)  # unknown: "did you mean"
     source = available_templates(registry.default_registry)[args.template]
     if args.json:
-        print_json(_portable(spec, base_dir).to_data())
+        print_json(portable_spec(spec, base_dir).to_data())
         return 0
     plugin = registry.default_registry.catalog.templates.get(args.template)
     header = (
@@ -101,24 +101,13 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _portable(spec: Any, base_dir: Path | None) -> Any:
-    """``spec`` with relative weight folders made absolute, so a copy saved anywhere loads the same weights."""
-    from sora_core.pipeline.pipeline import resolve_weights_path
-
-    nodes = {}
-    for name, node in spec.nodes.items():
-        if node.weights is not None and node.weights != "default" and not Path(node.weights).is_absolute():
-            folder = Path(resolve_weights_path(node.weights, base_dir)).resolve()
-            node = node.model_copy(update={"weights": str(folder)})
-        nodes[name] = node
-    return spec.model_copy(update={"nodes": nodes})
-
-
 def _yaml_text(spec: Any, base_dir: Path | None, source: Any) -> str:
     """The template's own file, comments kept, when a copy of it loads as it is; else the spec written as YAML."""
     import yaml
 
-    portable = _portable(spec, base_dir)
+    from sora_core.pipeline.pipeline import portable_spec
+
+    portable = portable_spec(spec, base_dir)
     if isinstance(source, (str, os.PathLike)) and portable == spec:
         try:
             text = Path(source).read_text(encoding="utf-8")

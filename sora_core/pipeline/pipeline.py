@@ -382,6 +382,17 @@ def template_spec(name: str, registry: Registry) -> tuple[PipelineSpec, Path | N
     return spec_from_data(template, f"template {name!r}"), None
 
 
+def portable_spec(spec: PipelineSpec, base_dir: Path | None) -> PipelineSpec:
+    """``spec`` with relative weight folders made absolute, so a copy saved anywhere loads the same weights."""
+    nodes = {}
+    for name, node in spec.nodes.items():
+        if node.weights is not None and node.weights != "default" and not Path(node.weights).is_absolute():
+            folder = Path(resolve_weights_path(node.weights, base_dir)).resolve()
+            node = node.model_copy(update={"weights": str(folder)})
+        nodes[name] = node
+    return spec.model_copy(update={"nodes": nodes})
+
+
 def load_target(target: str, registry: Registry) -> tuple[PipelineSpec, Path | None]:
     """A spec file (YAML/JSON) or an installed template's name, as a spec and its base directory."""
     if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):

@@ -199,9 +199,18 @@ def load_spec(path: str | Path) -> PipelineSpec:
     expanded) is refused before it is validated.
     """
     path = Path(path)
-    text = _read_spec_text(path)
+    return spec_from_text(_read_spec_text(path), str(path), json_text=path.suffix.lower() == ".json")
+
+
+def spec_from_text(text: str, source: str, *, json_text: bool = False) -> PipelineSpec:
+    """Parse YAML (or, with ``json_text``, JSON) spec text; raise ``SpecError`` naming ``source`` for anything
+    wrong, with the same limits as :func:`load_spec`."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"pipeline spec {source} is larger than {MAX_SPEC_BYTES // 2**20} MiB", "a spec is a few kB of YAML or JSON"
+        )
     try:
-        if path.suffix.lower() == ".json":
+        if json_text:
             data = json.loads(text)
         else:
             import yaml
@@ -209,11 +218,11 @@ def load_spec(path: str | Path) -> PipelineSpec:
             data = yaml.safe_load(text)
     except RecursionError:
         raise SpecError(
-            f"{path} is nested too deeply to read", f"a spec nests at most {MAX_SPEC_DEPTH} levels"
+            f"{source} is nested too deeply to read", f"a spec nests at most {MAX_SPEC_DEPTH} levels"
         ) from None
     except (ValueError, Exception) as exc:  # yaml.YAMLError and json.JSONDecodeError
-        raise SpecError(f"{path} is not valid YAML/JSON: {exc}", "fix the syntax") from None
-    return spec_from_data(data, str(path))
+        raise SpecError(f"{source} is not valid YAML/JSON: {exc}", "fix the syntax") from None
+    return spec_from_data(data, source)
 
 
 def _read_spec_text(path: Path) -> str:

@@ -33,18 +33,31 @@ def parse_value(name: str, text: str, spec: dict[str, Any], generator: torch.Gen
     Anything the port cannot take is a ``SoraError`` naming the input and what its port expects; a tensor
     larger than the input budget (:func:`sora_core.limits.max_input_bytes`) is refused before it is allocated.
     """
-    dtype = spec.get("dtype", "any")
     kind, sep, rest = text.partition(":")
     if sep and kind in _FACTORIES:
         return _factory(name, kind, rest, spec, generator)
     path, is_file, tensor_name = text.partition(".safetensors")
     if is_file:
         return _from_safetensors(name, Path(path + ".safetensors"), tensor_name.removeprefix(":"), spec)
-    if dtype == "str":
-        return _texts(name, text, spec)
-    if text.lower().endswith(VIDEO_FILE_SUFFIXES) or _is_dir(text):
+    if spec.get("dtype", "any") != "str" and (text.lower().endswith(VIDEO_FILE_SUFFIXES) or _is_dir(text)):
         return _from_video(name, Path(text))
+    return parse_typed_value(name, text, spec, generator)
+
+
+def parse_typed_value(name: str, text: str, spec: dict[str, Any], generator: torch.Generator | None = None) -> Any:
+    """Like :func:`parse_value`, but reading no file: text for a ``str`` port, else ``randn:...``-style
+    factories or JSON (what a form typed into a served page may send)."""
+    kind, sep, rest = text.partition(":")
+    if spec.get("dtype", "any") == "str":
+        return _texts(name, text, spec)
+    if sep and kind in _FACTORIES:
+        return _factory(name, kind, rest, spec, generator)
     return _from_json(name, text, spec)
+
+
+def video_value(name: str, path: str | os.PathLike[str]) -> Any:
+    """The clip at ``path`` (``.mp4``, ``.gif`` or a folder of frames) as input ``name``: ``(1, 3, T, H, W)``."""
+    return _from_video(name, Path(path))
 
 
 def _texts(name: str, text: str, spec: dict[str, Any]) -> list[str]:

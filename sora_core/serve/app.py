@@ -73,7 +73,7 @@ async def submit_generation(request: Request) -> Response:
     from sora_core.safe_json import load_json_bytes
 
     server = _server(request)
-    body = await _body(request, MAX_BODY_BYTES)
+    body = await read_body(request, MAX_BODY_BYTES)
     try:
         data = load_json_bytes(body, "the request body", error=ConfigError, hint='send e.g. {"prompt": "a red circle"}')
     except SoraError as exc:
@@ -162,7 +162,7 @@ async def _understand(request: Request, kind: str) -> Response:
     return JSONResponse(result)
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (announced or sent)."""
     length = request.headers.get("content-length", "")
     if length.strip().isdigit() and int(length) > limit:

@@ -1,0 +1,32 @@
+"""Refusals of the studio's API: ``{"error": {"type", "message", "hint", "field"}}`` with a 4xx status.
+
+A :class:`StudioError` carries its status and the request field at fault; any other ``SoraError`` met while
+answering (a spec that does not validate, an input the port cannot take) is a 422 naming its type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sora_core.errors import SoraError
+
+
+class StudioError(SoraError):
+    """A request refused with ``status``; ``field`` names the part of the request at fault (or ``None``)."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.field = field
+
+
+def error_body(exc: SoraError, field: str | None = None) -> dict[str, Any]:
+    """The JSON body of a refusal: the error's type, message, hint and field."""
+    return {
+        "error": {
+            "type": type(exc).__name__,
+            "message": exc.message,
+            "hint": exc.hint or "",
+            "field": getattr(exc, "field", None) or field,
+        }
+    }
