@@ -121,6 +121,8 @@ function Studio() {
   const [catalogError, setCatalogError] = useState(null);
   const [templates, setTemplates] = useState([]);
   const [templateName, setTemplateName] = useState("");
+  const templatesRef = useRef([]);
+  templatesRef.current = templates;
   const [spec, setSpecState] = useState(S.emptySpec);
   const specRef = useRef(spec);
   const [check, setCheck] = useState(null);
@@ -174,6 +176,9 @@ function Studio() {
       })
       .catch((exc) => showError(exc, "Could not load the templates: "));
   }, [showError]);
+
+  // --- the spec `sora studio SPEC|TEMPLATE` was started with, once the palette is there (for its ports)
+  const sessionLoaded = useRef(false);
 
   const views = useMemo(() => computeViews(spec, catalog, check), [spec, catalog, check]);
 
@@ -349,6 +354,20 @@ function Studio() {
     [catalog, setNodes, updateSpec],
   );
 
+  useEffect(() => {
+    if (sessionLoaded.current || (!catalog && !catalogError)) return;
+    sessionLoaded.current = true;
+    api
+      .session()
+      .then((data) => {
+        if (data && data.spec && !Object.keys(specRef.current.nodes || {}).length) loadSpec(data.spec);
+        if (data && data.source) setTemplateName((n) => (templatesRef.current.some((t) => t.name === data.source) ? data.source : n));
+      })
+      .catch((exc) => {
+        if (exc.status !== 404) showError(exc, "Could not read the spec the studio was started with: ");
+      });
+  }, [catalog, catalogError, loadSpec, showError]);
+
   const connectEdge = useCallback(
     async (text) => {
       setMessage(null);
@@ -472,7 +491,7 @@ function Studio() {
         setMessage(null);
         updateSpec((s) => S.renameNode(s, from, to));
       },
-      swap: act((s, name, particle) => S.swapParticle(s, name, particle)),
+      swap: act((s, name, particle, proposed) => S.swapParticle(s, name, particle, proposed)),
       setConfig: act((s, name, field, value) => S.setConfig(s, name, field, value)),
       setComponent: act((s, name, slot, target) => S.setComponent(s, name, slot, target)),
       setWeights: act((s, name, value) =>

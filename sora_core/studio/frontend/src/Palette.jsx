@@ -15,7 +15,7 @@ export function Palette({ catalog, selected, onSelect, error }) {
     if (!catalog) return [];
     const terms = query.toLowerCase().split(/\s+/).filter(Boolean);
     return catalog.kinds
-      .map((g) => ({ kind: g.kind, particles: g.particles.filter((p) => matches(p, terms)) }))
+      .map((g) => ({ ...g, particles: g.particles.filter((p) => matches(p, terms)) }))
       .filter((g) => g.particles.length);
   }, [catalog, query]);
   const searching = query.trim() !== "";
@@ -42,7 +42,7 @@ export function Palette({ catalog, selected, onSelect, error }) {
                 className="palette-kind"
                 style={{ "--kind": kindColour(g.kind) }}
                 onClick={() => setCollapsed((c) => ({ ...c, [g.kind]: !c[g.kind] }))}
-                title={closed ? "show" : "hide"}
+                title={`${g.description ? g.description + "\n" : ""}(click to ${closed ? "show" : "hide"})`}
               >
                 <span className="kind-dot" />
                 {g.kind}

@@ -98,6 +98,13 @@ export function RunStatus({ run, starting }) {
       )}
       <span>{text}</span>
       {run && run.status === "failed" && run.error && run.error.hint && <div className="hint">{run.error.hint}</div>}
+      {run && (run.warnings || []).length > 0 && (
+        <ul className="run-warnings" data-testid="run-warnings">
+          {run.warnings.map((w, i) => (
+            <li key={i}>{w}</li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

@@ -190,7 +190,10 @@ export function SidePanel({ view, spec, views, fits, actions }) {
           id="swap-select"
           data-testid="swap-select"
           value={current}
-          onChange={(e) => e.target.value !== current && actions.swap(view.name, e.target.value)}
+          onChange={(e) => {
+            const chosen = options.find((o) => o.name === e.target.value);
+            if (chosen && chosen.name !== current) actions.swap(view.name, chosen.name, chosen.node);
+          }}
         >
           {options.map((o) => (
             <option key={o.name} value={o.name} title={o.description}>

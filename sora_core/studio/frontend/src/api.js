@@ -51,6 +51,7 @@ async function request(method, path, body) {
 export const api = {
   particles: () => request("GET", "/api/particles"),
   templates: () => request("GET", "/api/templates"),
+  session: () => request("GET", "/api/session"),
   template: (name) => request("GET", `/api/templates/${encodeURIComponent(name)}`),
   check: (spec) => request("POST", "/api/check", { spec }),
   connect: (spec, edge) => request("POST", "/api/connect", { spec, edge }),

@@ -45,7 +45,7 @@ export function makeCatalog(data) {
   const byShort = {};
   const kinds = [];
   for (const group of data.kinds || []) {
-    kinds.push({ kind: group.kind, particles: group.particles || [] });
+    kinds.push({ kind: group.kind, description: group.description || "", particles: group.particles || [] });
     for (const p of group.particles || []) {
       byName[p.name] = p;
       const short = p.short || p.name.split(":").pop();

@@ -147,11 +147,16 @@ export function updateNode(spec, name, fn) {
   return { ...spec, nodes };
 }
 
-/** Swap a node's particle: config and weights reset, components and other keys (device, dtype) kept. */
-export function swapParticle(spec, name, particle) {
+/**
+ * Swap a node's particle: config and weights reset (to what the server's fit proposes, e.g. the new
+ * particle's shipped weights), components and other keys (device, dtype) kept.
+ */
+export function swapParticle(spec, name, particle, proposed) {
   return updateNode(spec, name, (node) => {
     const { particle: _old, config: _config, weights: _weights, ...rest } = node;
-    return { particle, ...rest };
+    const base = proposed && typeof proposed === "object" ? { ...proposed, particle } : { particle };
+    const { particle: p, ...fields } = base;
+    return { particle: p, ...fields, ...rest };
   });
 }
 
