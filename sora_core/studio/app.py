@@ -307,6 +307,13 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def no_route(request: Request) -> Response:
+    """Any other ``/api/...`` request: 405 for a route's other methods, else 404 (never the page's files)."""
+    if any(route.path_regex.match(request.url.path) for route in API_ROUTES):
+        raise StudioError(405, f"{request.method} is not allowed on {request.url.path}", "see docs/studio.md")
+    raise StudioError(404, f"no route {request.url.path}", "see docs/studio.md for the routes")
+
+
 # --- errors -----------------------------------------------------------------------------------------------
 
 
@@ -331,6 +338,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 # --- the app ----------------------------------------------------------------------------------------------
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 API_ROUTES = [
     Route("/api/particles", particles, methods=["GET"]),
@@ -369,7 +378,7 @@ def create_app(settings: StudioSettings | None = None, *, registry: Any = None, 
             if settings.data is None:  # a folder of our own: the run outputs go with the studio
                 studio.runs.close()
 
-    routes: list[Any] = list(API_ROUTES)
+    routes: list[Any] = [*API_ROUTES, Route("/api/{rest:path}", no_route, methods=_ALL_METHODS)]
     if page_built(static):
         routes.append(Mount("/", app=StaticFiles(directory=static, html=True), name="page"))
     handlers: dict[Any, Any] = {SoraError: _sora_error, HTTPException: _http_error, Exception: _unexpected}
