@@ -16,6 +16,7 @@ import { EdgePanel, SidePanel } from "./SidePanel.jsx";
 import { Outputs, RunForm, RunStatus } from "./RunPanel.jsx";
 import { kindColour, makeCatalog, resolveParticle } from "./ports.js";
 import * as S from "./spec.js";
+import { copy, parse } from "./json.js";
 
 const nodeTypes = { particle: ParticleNode };
 const CHECK_DELAY_MS = 150;
@@ -333,7 +334,13 @@ function Studio() {
   // --- actions (each one clears the last message)
   const loadSpec = useCallback(
     (data) => {
-      const next = S.clone(data);
+      let next;
+      try {
+        next = typeof data === "string" ? parse(data) : copy(data);
+      } catch (exc) {
+        setMessage({ kind: "error", text: `not a pipeline spec: ${exc.message}`, hint: "" });
+        return;
+      }
       if (!next || typeof next !== "object" || !next.nodes || typeof next.nodes !== "object") {
         setMessage({ kind: "error", text: "not a pipeline spec: it has no nodes", hint: "" });
         return;
@@ -492,7 +499,7 @@ function Studio() {
         updateSpec((s) => S.renameNode(s, from, to));
       },
       swap: act((s, name, particle, proposed) => S.swapParticle(s, name, particle, proposed)),
-      setConfig: act((s, name, field, value) => S.setConfig(s, name, field, value)),
+      setConfig: act((s, name, field, value, isFloat) => S.setConfig(s, name, field, value, isFloat)),
       setComponent: act((s, name, slot, target) => S.setComponent(s, name, slot, target)),
       setWeights: act((s, name, value) =>
         S.updateNode(s, name, (node) => {
@@ -689,7 +696,7 @@ function Studio() {
         </div>
       </header>
       <div className="main">
-        <aside className="left">
+        <aside className="studio-left">
           <Palette catalog={catalog} error={catalogError} selected={infoParticle} onSelect={setInfoParticle} />
           {infoEntry && <InfoPanel particle={infoEntry} onClose={() => setInfoParticle(null)} onAdd={(p) => addParticle(p)} />}
         </aside>
@@ -721,7 +728,7 @@ function Studio() {
             )}
             {message && <Message message={message} onClose={clearMessage} />}
           </div>
-          <div className="bottom">
+          <div className="studio-bottom">
             <div className="problems-panel">
               <div className="panel-title">
                 Problems {checking && nodeCount > 0 && <span className="muted small">checking…</span>}
@@ -743,7 +750,7 @@ function Studio() {
             <Outputs run={run} />
           </div>
         </section>
-        <aside className="right">
+        <aside className="studio-right">
           {selectedNode ? (
             <SidePanel
               key={selectedNode}

@@ -1,5 +1,6 @@
 import React, { useEffect, useState } from "react";
 import { fieldType, sameValue } from "./ports.js";
+import { parse, stringify } from "./json.js";
 
 // The selected node's config, one field per property of its particle's config schema. Only fields that
 // differ from the particle's default are written into the node's `config` (a field set back to its
@@ -99,13 +100,13 @@ function NumberField({ common, t, shown, onCommit, onReset }) {
 }
 
 function JsonField({ common, shown, onCommit }) {
-  const format = (v) => (v === undefined ? "" : JSON.stringify(v));
+  const format = (v) => (v === undefined ? "" : stringify(v));
   const [text, setText] = useState(format(shown));
   const [bad, setBad] = useState(false);
   useEffect(() => {
     let same = false;
     try {
-      same = sameValue(JSON.parse(text), shown);
+      same = sameValue(parse(text), shown);
     } catch {
       same = false;
     }
@@ -125,7 +126,7 @@ function JsonField({ common, shown, onCommit }) {
       onChange={(e) => {
         setText(e.target.value);
         try {
-          const value = JSON.parse(e.target.value);
+          const value = parse(e.target.value);
           setBad(false);
           onCommit(value);
         } catch {
@@ -159,7 +160,13 @@ export function ConfigForm({ particle, config, onSet }) {
             value={isSet ? config[name] : undefined}
             fallback={fallback}
             isSet={isSet}
-            onCommit={(value) => onSet(name, sameValue(value, fallback) && !prop.__unknown ? undefined : value)}
+            onCommit={(value) =>
+              onSet(
+                name,
+                sameValue(value, fallback) && !prop.__unknown ? undefined : value,
+                fieldType(schema, prop).type === "number",
+              )
+            }
             onReset={() => onSet(name, undefined)}
           />
         );

@@ -1,6 +1,7 @@
 import React, { useState } from "react";
 import { inputTargets, parseEndpoint } from "./spec.js";
 import { inputWidget, portText } from "./ports.js";
+import { stringify } from "./json.js";
 
 function describeInputs(spec, views) {
   return Object.entries(inputTargets(spec)).map(([name, targets]) => {
@@ -17,7 +18,7 @@ export function RunForm({ spec, views, running, onRun }) {
   const submit = (e) => {
     e.preventDefault();
     const form = new FormData();
-    form.append("spec", JSON.stringify(spec));
+    form.append("spec", stringify(spec));
     if (seed.trim() !== "") form.append("seed", seed.trim());
     for (const input of inputs) {
       const value = values[input.name];

@@ -272,7 +272,7 @@ export function SidePanel({ view, spec, views, fits, actions }) {
           key={`${view.name}|${current}`}
           particle={view.info}
           config={node.config}
-          onSet={(field, value) => actions.setConfig(view.name, field, value)}
+          onSet={(field, value, isFloat) => actions.setConfig(view.name, field, value, isFloat)}
         />
       </div>
     </div>

@@ -1,5 +1,8 @@
 // Calls to the `sora studio` server. Every failure (HTTP 4xx/5xx or no answer) is an ApiError with the
-// server's message and hint, so the page can show them and carry on.
+// server's message and hint, so the page can show them and carry on. Bodies are read and written by
+// json.js, so a config value of 3.0 goes back to the server as 3.0, not 3.
+
+import { parse, stringify } from "./json.js";
 
 export class ApiError extends Error {
   constructor(message, hint = "", type = "Error", status = 0) {
@@ -15,7 +18,7 @@ async function request(method, path, body) {
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = stringify(body);
   }
   let response;
   try {
@@ -30,7 +33,7 @@ async function request(method, path, body) {
   const text = await response.text();
   let data = null;
   try {
-    data = text ? JSON.parse(text) : null;
+    data = text ? parse(text) : null;
   } catch {
     data = null;
   }

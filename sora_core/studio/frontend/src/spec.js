@@ -1,6 +1,8 @@
 // Pure helpers over SpecData (the pipeline spec as plain data, exactly the YAML file format).
 // Every function returns a new spec and leaves the one it was given untouched, so React sees each change.
 
+import { withFloat, FLOATS } from "./json.js";
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const ENDPOINT = /^\s*([A-Za-z_][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 
@@ -160,12 +162,13 @@ export function swapParticle(spec, name, particle, proposed) {
   });
 }
 
-/** Set one config field; `undefined` removes it (back to the particle's default). */
-export function setConfig(spec, name, field, value) {
+/** Set one config field; `undefined` removes it (back to the particle's default). `isFloat`: write 3 as 3.0. */
+export function setConfig(spec, name, field, value, isFloat = false) {
   return updateNode(spec, name, (node) => {
     const config = { ...(node.config || {}) };
     if (value === undefined) delete config[field];
     else config[field] = value;
+    config[FLOATS] = withFloat(config, field, isFloat && typeof value === "number");
     const copy = { ...node, config };
     if (!Object.keys(config).length) delete copy.config;
     return copy;
@@ -222,7 +225,7 @@ export function unexposeOutput(spec, name) {
  * Positions left to right by dependency level (specs carry no positions). Component bindings count as
  * dependencies; a node nothing feeds sits one column before the first node that uses it.
  */
-export function layout(spec, heightOf = () => 120, { columnWidth = 300, gap = 36 } = {}) {
+export function layout(spec, heightOf = () => 120, { columnWidth = 270, gap = 36 } = {}) {
   const names = Object.keys(spec.nodes || {});
   const parents = Object.fromEntries(names.map((n) => [n, new Set()]));
   const link = (from, to) => {
