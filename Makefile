@@ -6,16 +6,29 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 REGISTRY_DIR := $(patsubst %/pyproject.toml,%,$(wildcard registry/pyproject.toml))
 INSTALL_MARK := $(VENV)/.installed
+STUDIO_FRONTEND := sora_core/studio/frontend
+STUDIO_BUNDLE := sora_core/studio/static/app.js
 
 .PHONY: setup demo test lint browser docs clean
 
-setup: $(INSTALL_MARK)
+setup: $(INSTALL_MARK) $(STUDIO_BUNDLE)
 
 # torch is installed first and pinned by constraints.txt, so nothing pulls a CUDA build.
 $(INSTALL_MARK): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml) $(wildcard registry/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -c constraints.txt -e ".[test,docs,ray]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e $(dir))
+	touch $@
+
+# Sora Studio's page (`sora studio`): React Flow bundled by esbuild into sora_core/studio/static/ (git-ignored),
+# from the npm registry at set-up time only. Without npm, as root with apt-get, Debian's nodejs and npm are installed.
+$(STUDIO_BUNDLE): $(STUDIO_FRONTEND)/package.json $(STUDIO_FRONTEND)/package-lock.json $(wildcard $(STUDIO_FRONTEND)/src/*)
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else echo "error: npm is needed to build Sora Studio's page (apt-get install nodejs npm)" >&2; exit 1; fi; \
+	fi
+	cd $(STUDIO_FRONTEND) && npm ci --no-audit --no-fund && npm run build
 	touch $@
 
 demo: setup
