@@ -207,7 +207,7 @@ async def start_run(request: Request) -> Response:
     finally:
         await form.close()
     run = studio.runs.start(spec, inputs, seed)
-    return JSONResponse({"id": run.id, "status": run.status}, status_code=202)
+    return JSONResponse({"id": run.id, "status": "queued"}, status_code=202)
 
 
 def _seed(value: Any) -> int | None:

@@ -9,9 +9,9 @@ The last ``max_runs`` runs are kept; older ones and their files are removed.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
+import secrets
 import shutil
 import threading
 import time
@@ -32,7 +32,7 @@ log = logging.getLogger("sora_core.studio")
 #: Frames per second of a video output's MP4 (the shipped t2v pipeline's rate).
 VIDEO_FPS = 8.0
 
-WAITING, RUNNING, DONE, FAILED = "waiting", "running", "done", "failed"
+QUEUED, WAITING, RUNNING, DONE, FAILED = "queued", "waiting", "running", "done", "failed"
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Run:
 
     id: str
     folder: Path
-    status: str = WAITING
+    status: str = QUEUED
     stage: str = "queued"
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress: dict[str, int] = field(default_factory=lambda: {"done": 0, "total": 0})
@@ -76,7 +76,6 @@ class RunStore:
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
-        self._counter = itertools.count(1)
         self._pipeline: tuple[str, Pipeline, list[str]] | None = None
         self._states = _NodeStates()
 
@@ -87,7 +86,7 @@ class RunStore:
     def start(self, spec: PipelineSpec, inputs: dict[str, Any], seed: int | None) -> Run:
         """Queue a run of ``spec`` on ``inputs`` (already parsed); it starts when the running one ends."""
         with self._lock:
-            run_id = f"run-{next(self._counter)}-{int(time.time() * 1000) % 1_000_000:06d}"
+            run_id = secrets.token_hex(8)
             run = Run(run_id, self.folder / run_id)
             run.nodes = {name: {"state": WAITING, "seconds": None} for name in spec.nodes}
             self._runs[run_id] = run
