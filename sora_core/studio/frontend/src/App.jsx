@@ -713,7 +713,7 @@ function Studio() {
               deleteKeyCode={["Delete", "Backspace"]}
               minZoom={0.15}
               maxZoom={2.5}
-              fitView
+              defaultViewport={{ x: 40, y: 40, zoom: 0.9 }}
               connectionRadius={28}
               defaultEdgeOptions={{ type: "default" }}
             >
