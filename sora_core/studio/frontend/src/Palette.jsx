@@ -122,30 +122,28 @@ export function InfoPanel({ particle, onClose, onAdd }) {
         <PortTable ports={particle.outputs} />
         <div className="info-section">Config</div>
         {props.length === 0 && <div className="muted">no config fields</div>}
-        <table className="info-table">
-          <tbody>
-            {props.map(([name, prop]) => {
-              const t = fieldType(schema, prop);
-              const limits = [];
-              const p = t.prop || prop;
-              for (const [key, sign] of LIMITS) if (p[key] !== undefined) limits.push(`${sign} ${p[key]}`);
-              return (
-                <tr key={name} title={prop.description || ""}>
-                  <td className="mono">{name}</td>
-                  <td>
-                    <span className="type">
-                      {t.type === "enum" ? t.enum.map((v) => JSON.stringify(v)).join(" | ") : t.type}
-                      {t.nullable ? " | null" : ""}
-                    </span>{" "}
-                    <span className="mono">= {formatValue(name in defaults ? defaults[name] : prop.default)}</span>
-                    {limits.length > 0 && <span className="muted"> ({limits.join(", ")})</span>}
-                    {prop.description && <div className="field-desc">{prop.description}</div>}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <div className="info-config">
+          {props.map(([name, prop]) => {
+            const t = fieldType(schema, prop);
+            const limits = [];
+            const p = t.prop || prop;
+            for (const [key, sign] of LIMITS) if (p[key] !== undefined) limits.push(`${sign} ${p[key]}`);
+            return (
+              <div className="info-field" key={name} data-field={name}>
+                <div>
+                  <span className="mono info-field-name">{name}</span>{" "}
+                  <span className="type">
+                    {t.type === "enum" ? t.enum.map((v) => JSON.stringify(v)).join(" | ") : t.type}
+                    {t.nullable ? " | null" : ""}
+                  </span>{" "}
+                  <span className="mono">= {formatValue(name in defaults ? defaults[name] : prop.default)}</span>
+                  {limits.length > 0 && <span className="muted"> ({limits.join(", ")})</span>}
+                </div>
+                {prop.description && <div className="field-desc">{prop.description}</div>}
+              </div>
+            );
+          })}
+        </div>
         <button className="primary add-node" data-testid="add-node" onClick={() => onAdd(particle.name)}>
           Add to canvas
         </button>
