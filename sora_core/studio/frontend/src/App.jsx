@@ -719,7 +719,7 @@ function Studio() {
             >
               <Background gap={18} size={1} />
               <Controls showInteractive={false} />
-              <MiniMap pannable zoomable nodeColor={(n) => kindColour(n.data && n.data.kind)} />
+              <MiniMap style={{ width: 160, height: 110 }} pannable zoomable nodeColor={(n) => kindColour(n.data && n.data.kind)} />
             </ReactFlow>
             {!nodeCount && (
               <div className="canvas-empty">
