@@ -581,10 +581,11 @@ function Studio() {
           const state = await api.run(id);
           if (runId.current !== id) return;
           misses = 0;
-          const elapsed = state.status === "running" ? null : (performance.now() - started) / 1000;
+          const ended = state.status === "done" || state.status === "failed";
+          const elapsed = ended ? (typeof state.seconds === "number" ? state.seconds : (performance.now() - started) / 1000) : null;
           setRun({ ...state, elapsed });
           setStarting(false);
-          if (state.status === "running") setTimeout(tick, POLL_MS);
+          if (!ended) setTimeout(tick, POLL_MS);
           else if (state.status === "failed") {
             const err = state.error || {};
             setMessage({ kind: "error", text: `The run failed: ${err.message || "unknown error"}`, hint: err.hint || "" });
@@ -638,7 +639,7 @@ function Studio() {
   const problems = (check && check.problems) || [];
   const nodeCount = Object.keys(spec.nodes || {}).length;
   const infoEntry = infoParticle && catalog ? catalog.byName[infoParticle] : null;
-  const running = starting || (run && run.status === "running");
+  const running = starting || (run && run.status !== "done" && run.status !== "failed");
   let checkBadge;
   if (!nodeCount) checkBadge = <span className="badge">empty</span>;
   else if (checking) checkBadge = <span className="badge checking">checking…</span>;

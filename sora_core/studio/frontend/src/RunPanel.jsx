@@ -87,14 +87,17 @@ export function RunStatus({ run, starting }) {
   } else if (run) {
     cls = run.status;
     const progress = run.progress ? ` ${run.progress.done}/${run.progress.total} nodes` : "";
-    if (run.status === "running") text = `running:${progress}`;
+    if (run.status === "running" || run.status === "queued") {
+      const stage = run.stage && run.stage !== run.status ? ` (${run.stage})` : "";
+      text = `${run.status}${stage}:${progress}`;
+    }
     else if (run.status === "done") text = `done:${progress}${run.elapsed != null ? ` in ${run.elapsed.toFixed(1)} s` : ""}`;
     else if (run.status === "failed") text = `failed: ${run.error ? run.error.message : "unknown error"}`;
     else text = run.status;
   }
   return (
     <div className={`run-status status-${cls}`} data-testid="run-status">
-      {run && run.status === "running" && run.progress && run.progress.total > 0 && (
+      {run && (run.status === "running" || run.status === "queued") && run.progress && run.progress.total > 0 && (
         <progress value={run.progress.done} max={run.progress.total} />
       )}
       <span>{text}</span>
@@ -177,7 +180,7 @@ export function Outputs({ run }) {
   return (
     <div className="outputs" data-testid="outputs">
       <div className="panel-title">Outputs</div>
-      {outputs.length === 0 && <div className="muted small">{run && run.status === "running" ? "…" : "Run the pipeline to see its outputs."}</div>}
+      {outputs.length === 0 && <div className="muted small">{run && run.status !== "done" && run.status !== "failed" ? "…" : "Run the pipeline to see its outputs."}</div>}
       {outputs.map(([name, output]) => (
         <div className="output" key={name}>
           <div className="output-name">
