@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["enabled", "quiet", "steps", "track"]
+__all__ = ["enabled", "listen", "quiet", "steps", "track"]
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ _display: Any = None  # the shared rich Progress while any bar is open on a term
 _users = 0
 _open = 0  # bars or line reporters open now, of either form: nested loops show while one is
 _quiet = 0  # quiet() blocks open now: progress not forced is off inside them
+_listeners: list[Callable[[str, int, int | None], None]] = []  # listen() callbacks, told of every step
 
 #: With more steps than this, a line is written only when the count crosses another 5% of the total.
 LINE_EVERY_STEP_UP_TO = 50
@@ -143,14 +144,27 @@ def steps(total: int | None, description: str = "", *, show: bool | None = None)
     """Progress over ``total`` steps; the yielded function advances it by one and may relabel it.
 
     A bar on a terminal, lines otherwise (see the module's docstring); nothing when :func:`enabled` says no.
+    Each step is told to the :func:`listen` callbacks either way.
     """
+    done = 0
+
+    def told(advance: Callable[[str], None]) -> Callable[[str], None]:
+        def advance_and_tell(label: str = "") -> None:
+            nonlocal done
+            advance(label)
+            done += 1
+            for callback in list(_listeners):
+                callback(description, done, total)
+
+        return advance_and_tell
+
     if not enabled(show):
-        yield lambda label="": None
+        yield told(lambda label="": None)
         return
     with _opened():
         if not _is_terminal():
             with _lines(total, description) as advance:
-                yield advance
+                yield told(advance)
             return
         with _shared_display() as display:
             task = display.add_task(description, total=total)
@@ -159,9 +173,22 @@ def steps(total: int | None, description: str = "", *, show: bool | None = None)
                 display.update(task, advance=1, description=f"{description}: {label}" if label else description)
 
             try:
-                yield advance_bar
+                yield told(advance_bar)
             finally:
                 display.remove_task(task)
+
+
+@contextmanager
+def listen(callback: Callable[[str, int, int | None], None]) -> Iterator[None]:
+    """Call ``callback(description, done, total)`` after each step of every :func:`steps` and :func:`track` loop,
+    shown or not and in any thread, while the block runs (``sora studio`` shows a sampler's steps this way)."""
+    with _lock:
+        _listeners.append(callback)
+    try:
+        yield
+    finally:
+        with _lock:
+            _listeners.remove(callback)
 
 
 def track(

@@ -255,6 +255,7 @@ def test_a_run_reports_each_node_and_serves_the_video(client: TestClient, t2v: d
     assert state["progress"]["done"] == state["progress"]["total"] == 6
     assert state["nodes"]["sampler"]["state"] == "done" and state["nodes"]["sampler"]["seconds"] > 0
     assert state["nodes"]["scheduler"] == {"state": "component", "seconds": None}
+    assert state["nodes"]["sampler"]["steps"] == {"done": 20, "total": 20, "of": "sampling"}
     video = state["outputs"]["video"]
     assert video["type"] == "video" and video["shape"] == [1, 3, 9, 64, 64] and state["warnings"] == []
     served = client.get(video["url"])
@@ -268,6 +269,8 @@ def test_a_swapped_scheduler_runs(client: TestClient, t2v: dict[str, Any]) -> No
     spec["nodes"]["scheduler"] = {"particle": "sora-dit:rectified-flow-heun"}
     state = wait_for(client, start(client, spec, **{"input.prompt": PROMPT}).json()["id"])
     assert state["status"] == "done" and state["outputs"]["video"]["type"] == "video"
+    steps = state["nodes"]["sampler"]["steps"]
+    assert steps["of"] == "sampling (heun)" and steps["done"] == steps["total"]
 
 
 def test_words_the_weights_do_not_know_are_warned_about(client: TestClient, t2v: dict[str, Any]) -> None:

@@ -118,6 +118,9 @@ def test_load_t2v_swap_the_scheduler_run_it_and_play_the_video(page: Any, shots:
     assert spec_of(page)["nodes"]["sampler"]["components"]["scheduler"] == "scheduler"
     page.locator("[data-testid=run-input][data-input=prompt]").fill(PROMPT)
     page.get_by_test_id("run-button").click()
+    sampling = page.locator(NODE.format("sampler") + " [data-testid=node-steps]")
+    sampling.wait_for(timeout=240_000)  # the sampler's steps while it runs
+    assert "/" in sampling.inner_text()
     video = page.get_by_test_id("output-video")
     video.wait_for(timeout=240_000)
     assert "done" in page.get_by_test_id("run-status").inner_text().lower()
@@ -213,3 +216,27 @@ def test_palette_search_info_and_adding_a_node(page: Any, shots: Path) -> None:
     page.wait_for_function(f"Object.keys(window.soraStudio.getSpec().nodes).length === {before + 1}")
     added = [n for n in spec_of(page)["nodes"].values() if n["particle"] == "sora-dit:rectified-flow-euler"]
     assert added
+
+
+def test_a_failed_run_is_explained_and_the_graph_kept(page: Any) -> None:
+    load_template(page, "t2v")
+    before = spec_of(page)
+    page.locator("[data-testid=run-input][data-input=prompt]").fill("qwxz vrrp")
+    page.get_by_test_id("run-button").click()
+    status = page.get_by_test_id("run-status")
+    page.wait_for_function("document.querySelector('[data-testid=run-status]').textContent.includes('failed')")
+    assert "qwxz" in status.inner_text()
+    assert page.get_by_test_id("output-video").count() == 0
+    assert spec_of(page) == before
+
+
+def test_a_server_error_is_explained_and_the_graph_kept(page: Any) -> None:
+    load_template(page, "t2v")
+    before = spec_of(page)
+    body = '{"error": {"type": "StudioError", "message": "unexpected KeyError", "hint": "the log has it"}}'
+    page.route("**/api/spec/export", lambda route: route.fulfill(status=500, body=body))
+    page.get_by_test_id("export-button").click()
+    message = page.get_by_test_id("message")
+    message.wait_for()
+    assert "unexpected KeyError" in message.inner_text() and "the log has it" in message.inner_text()
+    assert spec_of(page) == before

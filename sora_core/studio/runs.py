@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sora_core import progress
 from sora_core.errors import SoraError
 
 if TYPE_CHECKING:
@@ -116,12 +117,12 @@ class RunStore:
                         run.nodes[name] = {"state": "component", "seconds": None}
                 run.progress = {"done": 0, "total": len(executed)}
                 run.stage = "running"
-                self._states.run = run
+                self._states.begin(run, pipeline.name)
                 try:
-                    with _warnings() as recorder:
+                    with _warnings() as recorder, progress.listen(self._states.step):
                         outputs = pipeline.run(inputs, seed=seed, progress=False)
                 finally:
-                    self._states.run = None
+                    self._states.begin(None, "")
                 run.warnings = list(dict.fromkeys([*built_warnings, *recorder.messages]))
                 run.stage = "saving"
                 run.folder.mkdir(parents=True, exist_ok=True)
@@ -195,22 +196,43 @@ class RunStore:
 
 
 class _NodeStates:
-    """Pipeline observer of the built pipeline: in the current run, each node running, then done with its
-    time, and the run's progress (branches may run on threads of their own, hence the lock)."""
+    """Pipeline observer of the built pipeline: in the current run, each node running (with the steps of a
+    loop it reports, such as a sampler's), then done with its time, and the run's progress (branches may run
+    on threads of their own, hence the lock)."""
 
     def __init__(self) -> None:
         self.run: Run | None = None
+        self.pipeline = ""
+        self._running: list[str] = []
         self._lock = threading.Lock()
+
+    def begin(self, run: Run | None, pipeline: str) -> None:
+        """Watch ``run`` of the pipeline named ``pipeline`` (``None``: no run)."""
+        with self._lock:
+            self.run, self.pipeline = run, pipeline
+            self._running.clear()
 
     def sora_before_node(self, node: str, **_: Any) -> None:
         with self._lock:
             if self.run is not None:
                 self.run.nodes[node] = {"state": RUNNING, "seconds": None}
+                self._running.append(node)
+
+    def step(self, description: str, done: int, total: int | None) -> None:
+        """A step of a progress loop (:func:`sora_core.progress.listen`): counted on the node that started last
+        among those running; the pipeline's own count of nodes is the run's progress already."""
+        with self._lock:
+            if self.run is None or description == self.pipeline or not self._running:
+                return
+            node = self._running[-1]
+            self.run.nodes[node] = {**self.run.nodes[node], "steps": {"done": done, "total": total, "of": description}}
 
     def sora_after_node(self, node: str, seconds: float, **_: Any) -> None:
         with self._lock:
+            if node in self._running:
+                self._running.remove(node)
             if self.run is not None:
-                self.run.nodes[node] = {"state": DONE, "seconds": round(seconds, 4)}
+                self.run.nodes[node] = {**self.run.nodes[node], "state": DONE, "seconds": round(seconds, 4)}
                 self.run.progress = {"done": self.run.progress["done"] + 1, "total": self.run.progress["total"]}
 
 

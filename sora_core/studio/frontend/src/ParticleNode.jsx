@@ -79,6 +79,17 @@ function ParticleNode({ data, selected }) {
           <span className={`node-state state-${run.state}`} data-testid="node-state">
             {run.state}
           </span>
+          {run.state === "running" && run.steps && (
+            <span className="node-steps" data-testid="node-steps" title={run.steps.of}>
+              {run.steps.done}
+              {run.steps.total ? `/${run.steps.total}` : ""}
+              {run.steps.total ? (
+                <span className="node-steps-bar">
+                  <span style={{ width: `${Math.min(100, (100 * run.steps.done) / run.steps.total)}%` }} />
+                </span>
+              ) : null}
+            </span>
+          )}
           {run.seconds != null && (
             <span className="node-time" data-testid="node-time">
               {Number(run.seconds).toFixed(2)} s
