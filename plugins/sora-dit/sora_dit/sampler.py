@@ -10,9 +10,12 @@ K latents per prompt and keeps the one the scorer rates highest against the prom
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import Field, ValidationInfo, field_validator
@@ -79,6 +82,12 @@ class LatentSamplerConfig(ParticleConfig):
     )
     text_dim: int = Field(DEFAULT_TEXT_DIM, gt=0, description="features per text token (D) the denoiser reads")
     text_space: str = Field(DEFAULT_TEXT_SPACE, description="space tag of the text embeddings the denoiser reads")
+    compute_dtype: Literal["float32", "bfloat16", "auto"] = Field(
+        "float32",
+        description="precision of the denoiser's matrix products (torch autocast; weights and the sampled latent stay "
+        "float32): bfloat16, float32, or auto: bfloat16 where the device computes it natively (a CPU with "
+        "AVX512-BF16 or AMX, a CUDA GPU that supports it), else float32",
+    )
 
     @field_validator("frames")
     @classmethod
@@ -390,6 +399,7 @@ class LatentSampler(WeightlessParticle):
         batch = prompts * candidates
         # drawn on the CPU, so a seed gives the same noise on every device
         noise = torch.randn(self.latent_shape(batch)).to(device)
+        autocast = _autocast(device, dtype, self.config.compute_dtype)
 
         def velocity(sample: Tensor, t: float) -> Tensor:
             scale = self.config.guidance_at(float(t))
@@ -398,7 +408,10 @@ class LatentSampler(WeightlessParticle):
             latent = torch.cat([sample, sample]) if guided else sample
             mask = None if condition_mask is None else condition_mask[used]
             timestep = torch.full((latent.shape[0],), float(t), device=device)
-            out = denoiser(latent=latent.to(dtype), timestep=timestep, condition=condition[used], condition_mask=mask)
+            with autocast:
+                out = denoiser(
+                    latent=latent.to(dtype), timestep=timestep, condition=condition[used], condition_mask=mask
+                )
             prediction = out["prediction"].to(torch.float32)
             if not guided:
                 return prediction
@@ -422,6 +435,35 @@ def _best_candidates(scorer: Particle, latent: Tensor, condition: Tensor, mask: 
     )["score"]
     best = scores.to(latent.device).view(prompts, -1).argmax(dim=1)
     return latent.view(prompts, -1, *latent.shape[1:])[torch.arange(prompts, device=latent.device), best]
+
+
+def _autocast(device: torch.device, dtype: torch.dtype, compute_dtype: str) -> Any:
+    """Autocast to bfloat16 for the denoiser's float32 weights when ``compute_dtype`` asks for it (``auto``: where
+    ``device`` computes bfloat16 natively); a no-op otherwise."""
+    wanted = compute_dtype == "bfloat16" or (compute_dtype == "auto" and bfloat16_is_native(device))
+    if not wanted or dtype != torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def bfloat16_is_native(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA GPU that says so, or an x86 CPU with
+    AVX512-BF16 or AMX-BF16 (elsewhere bfloat16 is emulated, slower than float32)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
 
 
 def _placement(denoiser: Particle, condition: Tensor) -> tuple[torch.device, torch.dtype]:

@@ -216,6 +216,28 @@ def test_it_samples_on_the_denoisers_dtype_and_returns_float32() -> None:
     torch.testing.assert_close(latent, run(sampler()), rtol=1e-4, atol=1e-4)
 
 
+def test_bfloat16_compute_stays_close_to_float32_and_returns_float32() -> None:
+    exact = run(sampler())
+    fast = run(sampler(compute_dtype="bfloat16"))
+    assert fast.dtype == torch.float32 and not torch.equal(fast, exact)
+    torch.testing.assert_close(fast, exact, rtol=0.05, atol=0.05)
+
+
+def test_auto_compute_is_bfloat16_only_where_the_device_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sora_dit import sampler as module
+
+    exact, fast = run(sampler()), run(sampler(compute_dtype="bfloat16"))
+    monkeypatch.setattr(module, "bfloat16_is_native", lambda device: False)
+    assert torch.equal(run(sampler(compute_dtype="auto")), exact)
+    monkeypatch.setattr(module, "bfloat16_is_native", lambda device: True)
+    assert torch.equal(run(sampler(compute_dtype="auto")), fast)
+
+
+def test_an_unknown_compute_dtype_is_refused_naming_the_field() -> None:
+    with pytest.raises(ConfigError, match="compute_dtype"):
+        registry.create(SAMPLER, compute_dtype="float16")
+
+
 def test_unbound_components_are_named() -> None:
     particle = registry.create(SAMPLER, **SMALL)
     with pytest.raises(ComponentError, match=r"component 'denoiser' .* is not bound"):
