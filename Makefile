@@ -17,7 +17,7 @@ setup: $(INSTALL_MARK) $(STUDIO_BUNDLE)
 $(INSTALL_MARK): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml) $(wildcard registry/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -c constraints.txt -e ".[test,docs,ray]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e $(dir))
+	$(PIP) install -c constraints.txt -e ".[test,docs,ray,tune]" $(foreach dir,$(PLUGIN_DIRS) $(REGISTRY_DIR),-e $(dir))
 	touch $@
 
 # Sora Studio's page (`sora studio`): React Flow bundled by esbuild into sora_core/studio/static/ (git-ignored),

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "catalog_commands",
     "load_command",
     "pipeline_commands",
+    "tune_command",
     "template_commands",
     "import_command",
     "new_command",
@@ -59,6 +60,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline_commands", "run a pipeline from a spec file or an installed template"),
     "graph": ("pipeline_commands", "draw a pipeline as Mermaid, Graphviz DOT or a self-contained HTML page"),
     "lock": ("pipeline_commands", "pin each node's distribution, class, config and weight hashes"),
+    "tune": ("tune_command", "search swaps and sampling settings for quality against seconds per video (Optuna)"),
     "templates": ("template_commands", "list the installed pipeline templates and their inputs and outputs"),
     "show": ("template_commands", "print an installed pipeline template as YAML, ready to copy and edit"),
     "import": (
