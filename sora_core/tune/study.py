@@ -208,6 +208,9 @@ def _run_workers(
 
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
+    # Enqueued trials (the baseline) are taken by worker 0 alone: two processes popping the same waiting trial from
+    # SQLite can both claim it, and the second to finish it fails. The others start once none is waiting.
+    go = context.Event()
     trials_before = len(study.trials)
     workers = []
     for index in range(jobs):
@@ -221,13 +224,15 @@ def _run_workers(
             "threads": worker_threads(jobs),
             "seed": sampler_seed(setup.seed, trials_before, index),
         }
-        process = context.Process(target=_worker, args=(config, errors), daemon=True)
+        process = context.Process(target=_worker, args=(config, errors, go), daemon=True)
         process.start()
         workers.append(process)
     shown = len(finished(study))
     try:
         while True:
             running = any(process.is_alive() for process in workers)
+            if not go.is_set() and (not waiting(study) or not workers[0].is_alive()):
+                go.set()
             now = len(finished(study))
             for _ in range(shown, now):
                 advance(best_label(study))
@@ -255,8 +260,16 @@ def _stop(workers: list[Any]) -> None:
             process.join()
 
 
-def _worker(config: dict[str, Any], errors: Any) -> None:
-    """A worker process: its share of the trials, on the shared storage; a failure outside a trial is sent back."""
+def waiting(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The enqueued trials no process has taken yet."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+
+
+def _worker(config: dict[str, Any], errors: Any, go: Any) -> None:
+    """A worker process: its share of the trials, on the shared storage; a failure outside a trial is sent back.
+    Workers other than the first wait for ``go`` (no enqueued trial left waiting) before their first trial."""
     try:
         import optuna
         import torch
@@ -271,6 +284,8 @@ def _worker(config: dict[str, Any], errors: Any) -> None:
         objective = Objective(
             setup, registry.default_registry, prune_margin=config["prune_margin"], worker=config["worker"]
         )
+        if config["worker"]:
+            go.wait()
         with progress.quiet():
             study.optimize(objective, n_trials=config["trials"], catch=(Exception,))
     except KeyboardInterrupt:
