@@ -87,14 +87,14 @@ def test_the_space_derived_from_t2v_swaps_only_what_fits_and_ranges_sampling_set
 
 
 def test_explain_prints_the_declared_space(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tune", "small.yaml", "--space", "space.yaml", "--explain"]) == 0
+    assert main(["tune", "small.yaml", "--space", "space.yaml", "--explain", "--set", "scheduler.steps=2"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "",
         "search space of pipeline 't2v' (2 parameters):",
         "PARAMETER        KIND  CURRENT                        RANGE OR CHOICES",
         "scheduler        swap  sora-dit:rectified-flow-euler  "
         "sora-dit:rectified-flow-euler, sora-dit:rectified-flow-heun",
-        "scheduler.steps  int   3                              2 to 3",
+        "scheduler.steps  int   2                              2 to 3",  # the --set value
     ]
 
 

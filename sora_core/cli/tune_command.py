@@ -40,6 +40,14 @@ def add_commands(commands: Any) -> None:
     tune.add_argument("--study", metavar="NAME", help="the study's name (default: the pipeline's); reruns resume it")
     tune.add_argument("--storage", default=STORAGE, metavar="URL", help=f"where studies are stored ({STORAGE})")
     tune.add_argument("--seed", type=int, default=0, help="prompt i runs with seed SEED + i (0)")
+    tune.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NODE.FIELD=VALUE",
+        help="change the pipeline before tuning (the baseline too), e.g. --set scheduler.steps=8",
+    )
     tune.add_argument("--frames", type=int, help="frames of every video (the sampler's; not tuned)")
     tune.add_argument("--height", type=int, help="video height in pixels (not tuned)")
     tune.add_argument("--width", type=int, help="video width in pixels (not tuned)")
@@ -69,7 +77,7 @@ def run_tune(args: argparse.Namespace) -> int:
     prompts = None if args.explain else _prompt_set(args)
     plot = None if args.explain else _plot_path(args, args.study)
     spec, base_dir = load_target(args.target, registry.default_registry)
-    spec = _sized(spec, args)
+    spec = _base_spec(spec, args)
     space = _space(args, spec, base_dir)
     if args.explain:
         _explain(space)
@@ -128,16 +136,17 @@ def _plot_path(args: argparse.Namespace, study: str | None) -> Path | None:
     return check_output_path(args.plot, "--plot", (".png",), "image")
 
 
-def _sized(spec: Any, args: argparse.Namespace) -> Any:
-    """``spec`` with ``--frames/--height/--width`` set on the node that has those fields (the sampler)."""
+def _base_spec(spec: Any, args: argparse.Namespace) -> Any:
+    """``spec`` with every ``--set`` applied and ``--frames/--height/--width`` set on the node that has those
+    fields (the sampler): the pipeline the study tunes, its baseline."""
     from sora_core import registry
-    from sora_core.pipeline.pipeline import with_changes
+    from sora_core.cli.pipeline_commands import node_settings
 
-    sizes = {flag: getattr(args, flag) for flag in SIZE_FLAGS if getattr(args, flag) is not None}
-    if not sizes:
-        return spec
-    settings: dict[str, dict[str, int]] = {}
-    for flag, value in sizes.items():
+    settings = node_settings(args.settings)
+    for flag in SIZE_FLAGS:
+        value = getattr(args, flag)
+        if value is None:
+            continue
         nodes = [
             name
             for name, node in spec.nodes.items()
@@ -145,8 +154,11 @@ def _sized(spec: Any, args: argparse.Namespace) -> Any:
         ]
         if not nodes:
             raise ConfigError(f"--{flag}: no node of pipeline {spec.name!r} has a {flag!r} setting", "drop --" + flag)
-        node = "sampler" if "sampler" in nodes else nodes[0]
-        settings.setdefault(node, {})[flag] = value
+        settings.setdefault("sampler" if "sampler" in nodes else nodes[0], {})[flag] = value
+    if not settings:
+        return spec
+    from sora_core.pipeline.pipeline import with_changes
+
     return with_changes(spec, registry.default_registry, settings=settings)
 
 
@@ -246,9 +258,14 @@ def _report(study: Any, url: str, plot: Path, ran: int | None) -> None:
         print(line)
     done = completed(study)
     if not done:
-        print("no trial has completed: nothing to report")
-        return
+        from sora_core.tune.errors import TuneError
+
+        raise TuneError(
+            f"no trial of study {study.study_name!r} has completed, so there is no Pareto front",
+            "the failed trials' errors are listed above: fix their cause, then start another study (--study NAME) "
+            "or ask for more --trials",
+        )
     headers, rows = pareto_table(study)
-    print_table(f"Pareto front ({len(rows)} of {len(done)} completed trials)", headers, rows, plain_title=True)
+    print_table("Pareto front", headers, rows, plain_title=True)
     write_plot(study, plot, f"sora tune: study {study.study_name!r}, {len(done)} completed trials")
     print(f"wrote {plot}")

@@ -73,11 +73,11 @@ _STATES = (("complete", "complete"), ("pruned", "pruned"), ("fail", "failed"))
 
 
 def failures(study: optuna.Study) -> list[str]:
-    """One line per failed trial: its number and error."""
+    """One line per failed trial: its number and error (a list of problems joined into the line)."""
     from optuna.trial import TrialState
 
     return [
-        f"trial {trial.number} failed: {trial.user_attrs.get('error', 'no error recorded')}"
+        f"trial {trial.number} failed: " + " ".join(trial.user_attrs.get("error", "no error recorded").split())
         for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     ]
 

@@ -101,7 +101,7 @@ def start_study(url: str, name: str, setup: TuneSetup) -> optuna.Study:
     if differences:
         raise TuneError(
             f"study {name!r} in {url} was run with another {', '.join(differences)}: its trials would not compare",
-            "rerun with the same pipeline, --space, --prompts, --limit, --seed, --frames/--height/--width and "
+            "rerun with the same pipeline, --space, --prompts, --limit, --seed, --set, --frames/--height/--width and "
             "--evaluator, or start another study with --study NAME",
         )
     return study
@@ -110,7 +110,7 @@ def start_study(url: str, name: str, setup: TuneSetup) -> optuna.Study:
 #: What must match for a study to be resumed: (how it is named in the error, the setup's key).
 _COMPARED = (
     ("pipeline", "target"),
-    ("pipeline spec (or --frames/--height/--width)", "spec"),
+    ("pipeline spec (or --set/--frames/--height/--width)", "spec"),
     ("search space", "space"),
     ("prompt set (or --limit)", "prompts"),
     ("--seed", "seed"),
