@@ -277,6 +277,8 @@ def test_a_hopeless_trial_is_pruned_after_a_quarter_of_the_prompts(
     assert pruned.state == TrialState.PRUNED
     assert pruned.user_attrs["pruned"].startswith("after 1 of 2 prompts: trial 1 is as fast or faster")
     assert pruned.user_attrs["quality_so_far"] <= 75.0
+    assert main(["tune", "small.yaml", "--apply", "2", "-o", "fast.yaml"]) == 1
+    assert "error: trial 2 of study 't2v' pruned: after 1 of 2 prompts" in capsys.readouterr().err
 
 
 def test_jobs_run_trials_in_separate_processes(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -294,4 +296,10 @@ def test_a_bad_prompt_file_is_one_error_line(work: Path, capsys: pytest.CaptureF
         "error: --prompts missing.txt does not exist",
         "  hint: pass a UTF-8 text file with one prompt a line",
     ]
+    assert not (work / "tune.db").exists()
+
+
+def test_a_report_on_a_missing_database_creates_none(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tune", "small.yaml", "--report"]) == 1
+    assert capsys.readouterr().err.startswith("error: --storage sqlite:///tune.db: tune.db does not exist")
     assert not (work / "tune.db").exists()

@@ -236,6 +236,9 @@ class Objective:
             return self._measure(trial, swaps, settings, prunable=baseline is None)
         except optuna.TrialPruned:
             raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "interrupted (Ctrl-C)")
+            raise
         except SoraError as exc:
             trial.set_user_attr("error", exc.message + (f" (hint: {exc.hint})" if exc.hint else ""))
             raise
