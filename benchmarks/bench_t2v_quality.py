@@ -20,7 +20,8 @@ scene rendered by sora-synth at that size: it should be ~100 %). Last, a summary
 rates, seconds per video and PASS/FAIL, then PASS only if every row run passed.
 
     .venv/bin/python benchmarks/bench_t2v_quality.py [--weights DIR|default] [--seeds 2] [--limit N] [--sheet X.png]
-        [--candidates K] [--scorer DIR] [--only heldout,paraphrases,sizes,counts] [--sizes 17x64x64,...|none]
+        [--candidates K] [--compute-dtype float32|bfloat16|auto] [--scorer DIR]
+        [--only heldout,paraphrases,sizes,counts] [--sizes 17x64x64,...|none]
         [--sheet-sizes Y.png]
 
 ``--weights DIR`` is a ``training.train_t2v`` output directory (``denoiser/``, ``text_encoder/``, ``t2v.json``);
@@ -93,6 +94,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--candidates", type=int, default=None, help="latents sampled per prompt and reranked (the template's)"
     )
     parser.add_argument("--scorer", default=None, help="scorer weights for reranking (a train_scorer run's scorer/)")
+    parser.add_argument(
+        "--compute-dtype",
+        choices=("float32", "bfloat16", "auto"),
+        default=None,
+        help="the sampler's compute_dtype (the template's)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts of each list (quick runs)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet of a few prompts (.png)")
@@ -164,6 +171,7 @@ def build_pipeline(
     candidates: int | None = None,
     scorer: str | None = None,
     size: Size | None = None,
+    compute_dtype: str | None = None,
 ) -> Pipeline:
     """The ``t2v`` pipeline, with the denoiser, text encoder and VAE decoder of a train_t2v run when given, the
     reranking scorer's weights and candidate count when given, and the sampler's frames, height and width set to
@@ -178,6 +186,8 @@ def build_pipeline(
         sampler["guidance_scale"] = guidance
     if candidates is not None:
         sampler["candidates"] = candidates
+    if compute_dtype is not None:
+        sampler["compute_dtype"] = compute_dtype
     if scorer is not None:
         nodes["scorer"] = {"particle": SCORER, "weights": str(Path(scorer).resolve())}
         nodes["sampler"].setdefault("components", {})["scorer"] = "scorer"
@@ -381,7 +391,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     check_sizes(args.sizes if "sizes" in args.only else [])
     rows: list[Row] = []
-    pipe = build_pipeline(args.weights, args.steps, args.guidance, args.candidates, args.scorer)
+    pipe = build_pipeline(
+        args.weights, args.steps, args.guidance, args.candidates, args.scorer, compute_dtype=args.compute_dtype
+    )
     candidates = pipe.nodes["sampler"].config.candidates
     print(f"{candidates} candidate(s) per video" + (", reranked by the scorer" if candidates > 1 else ""))
     text_encoder = pipe.spec.nodes["text_encoder"].particle
@@ -416,7 +428,9 @@ def main(argv: list[str] | None = None) -> None:
     for size in args.sizes if "sizes" in args.only else []:
         name = size_name(size)
         report(f"evaluator on ground-truth clips, held-out prompts at {name}", ground_truth(heldout, size), {})
-        sized = build_pipeline(args.weights, args.steps, args.guidance, args.candidates, args.scorer, size)
+        sized = build_pipeline(
+            args.weights, args.steps, args.guidance, args.candidates, args.scorer, size, args.compute_dtype
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SoraWarning)  # generate() reports the size warning once
             sized.run({"prompt": ["a red circle"]}, seed=0, progress=False)
@@ -466,7 +480,14 @@ def paraphrase_pipeline(args: argparse.Namespace, pipe: Pipeline, text_encoder: 
         return None
     if run_info(args.paraphrase_weights)["text_encoder"] != MINILM:
         sys.exit(f"error: {args.paraphrase_weights} was not trained on {MINILM}")
-    return build_pipeline(args.paraphrase_weights, args.steps, args.guidance, args.candidates, args.scorer)
+    return build_pipeline(
+        args.paraphrase_weights,
+        args.steps,
+        args.guidance,
+        args.candidates,
+        args.scorer,
+        compute_dtype=args.compute_dtype,
+    )
 
 
 if __name__ == "__main__":

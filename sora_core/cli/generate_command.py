@@ -219,14 +219,20 @@ def _prompts(args: argparse.Namespace) -> list[str]:
             raise ConfigError(
                 "prompts given both as arguments and with --prompts", "put them all in the file, or pass no --prompts"
             )
-        lines = _read_prompts_file(args.prompts_file)
-        prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-        if not prompts:
-            raise ConfigError(f"--prompts {args.prompts_file} holds no prompt", "write one prompt a line")
-        return prompts
+        return prompts_from_file(args.prompts_file)
     if not args.prompts:
         raise ConfigError("no prompt given", 'describe the video, e.g. sora generate "a red circle moving right"')
     return [check_prompt(prompt, _CLI) for prompt in args.prompts]
+
+
+def prompts_from_file(name: str) -> list[str]:
+    """The prompts of ``--prompts FILE`` (``-``: standard input): one a line, blank lines and ``#`` comments
+    skipped; a missing, unreadable, oversized, non-UTF-8 or empty file is a ``ConfigError`` naming it."""
+    lines = _read_prompts_file(name)
+    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise ConfigError(f"--prompts {name} holds no prompt", "write one prompt a line")
+    return prompts
 
 
 def _read_prompts_file(name: str) -> list[str]:

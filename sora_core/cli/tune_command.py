@@ -112,17 +112,14 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 
 def _prompt_set(args: argparse.Namespace) -> list[str]:
-    from sora_core.cli.generate_command import _read_prompts_file
+    from sora_core.cli.generate_command import prompts_from_file
     from sora_core.limits import check_seed
 
     if args.prompts is None:
         raise ConfigError(
             "sora tune needs a prompt set to measure quality on", "pass --prompts FILE (one prompt a line)"
         )
-    lines = _read_prompts_file(args.prompts)
-    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not prompts:
-        raise ConfigError(f"--prompts {args.prompts} holds no prompt", "write one prompt a line")
+    prompts = prompts_from_file(args.prompts)
     prompts = prompts[: args.limit] if args.limit else prompts
     check_seed(args.seed + len(prompts) - 1, "--seed (plus one per prompt)")
     return prompts

@@ -209,7 +209,7 @@ class Pipeline:
             raise IncompatibleSwapError(self.name, [f"unknown node {node!r} (nodes: {', '.join(self.nodes)})"])
         current = self.spec.nodes[node]
         particle = self.nodes[node].registered_name or current.particle
-        if current.weights is not None and _config_with_weights(self.registry, current.particle):
+        if current.weights is not None and config_with_weights(self.registry, current.particle):
             # a foreign folder (diffusers) carries the model; the particle's run options may still change
             weights = current.weights
             if weights != "default":
@@ -465,7 +465,7 @@ def with_changes(
     for node, fields in (settings or {}).items():
         if node not in nodes:
             problems.append(f"cannot configure unknown node {node!r} (nodes: {', '.join(nodes)})")
-        elif nodes[node].weights is not None and not _config_with_weights(registry, nodes[node].particle):
+        elif nodes[node].weights is not None and not config_with_weights(registry, nodes[node].particle):
             problems.append(
                 f"node {node!r} is loaded from weights {nodes[node].weights!r}, so its config cannot change"
             )
@@ -517,7 +517,7 @@ def particle_for_weights(folder: str | os.PathLike[str], registry: Registry) -> 
     return registry.info_for_config(payload, path / CONFIG_NAME, found_hint + "NODE=PARTICLE@DIR").full_name
 
 
-def _config_with_weights(registry: Registry, particle: str) -> bool:
+def config_with_weights(registry: Registry, particle: str) -> bool:
     """Whether ``particle`` takes config overrides on top of weights (a foreign layout such as a diffusers folder)."""
     try:
         return registry.get_class(particle).weights_format != "sora"

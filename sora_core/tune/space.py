@@ -332,9 +332,9 @@ def field_schema(schema: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 def accepted_fields(registry: Registry, particle: str, weights: str | None) -> list[str]:
     """The config fields a node of ``particle`` takes: all of them when it is built fresh or its class takes config
     with its weights (a foreign layout such as a diffusers folder), none when it loads sora weights."""
-    from sora_core.pipeline.pipeline import _config_with_weights
+    from sora_core.pipeline.pipeline import config_with_weights
 
-    if weights is not None and not _config_with_weights(registry, particle):
+    if weights is not None and not config_with_weights(registry, particle):
         return []
     return list(registry.info(particle).config_schema.get("properties", {}))
 
