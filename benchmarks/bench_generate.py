@@ -1,15 +1,14 @@
-"""How long the default text-to-video pipeline takes per video and per sampling step, and its peak memory.
+"""Seconds per video of the tuned text-to-video pipeline (``t2v-fast``) against the default (``t2v``), in one run.
 
-Builds the ``t2v`` template (seed 0), warms it up, then generates ``--videos`` clips at the
-default size (or ``--frames/--height/--width``) with ``--steps`` sampling steps, timing every
-node with the pipeline's tracer. The baseline, measured in the same run, is one bare forward
-of the denoiser on the same latent batch the sampler feeds it (every candidate of the prompt plus
-their unconditional copies): a sampling step costs one such forward with the Euler sampler (two
-with Heun), so ``step / denoiser forward`` is what the sampling loop adds around the network (the
-sampler node's time also holds the scorer's one pass over the candidates when it reranks).
+For each size of ``--sizes`` (default 9x64x64 and 17x64x64) the script builds (seed 0) **old**, the ``t2v``
+template (20 Euler steps with shift 3, guidance 4, 4 candidates, float32), and **new**, the ``t2v-fast`` template
+that ``sora tune`` found (10 steps with shift 2, guidance 3.5, 2 candidates, bfloat16 where the machine has it;
+``sora generate --fast``). Each is warmed up once, then ``--videos`` clips are generated alternately with the old
+and the new pipeline (the same prompts and seeds), so both see the same load. Printed per size: the median seconds
+per video of each, the ratio old / new, the new pipeline's time per node, and PASS/FAIL against the goals: new at
+most half the old (ratio >= 2) and 17x64x64 in at most 2 s. Peak memory last.
 
-    .venv/bin/python benchmarks/bench_generate.py [--videos 5] [--steps 20] [--candidates K] \
-        [--sampler sora-dit:rectified-flow-euler]
+    .venv/bin/python benchmarks/bench_generate.py [--videos 5] [--sizes 9x64x64,17x64x64]
 """
 
 from __future__ import annotations
@@ -19,103 +18,107 @@ import resource
 import statistics
 import sys
 import time
+import warnings
+from typing import Any
 
-import torch
-
-from sora_core.errors import SoraError
+from sora_core import registry
+from sora_core.errors import SoraError, SoraWarning
 from sora_core.pipeline import Pipeline
+from sora_core.pipeline.pipeline import template_spec, with_changes
 from sora_core.pipeline.trace import Tracer
 
 PROMPTS = ["a red circle moving right", "a small blue square moving up", "two green triangles bouncing"]
+OLD, NEW = "t2v", "t2v-fast"
+#: Goals: new at least this many times faster than old, and 17x64x64 within this many seconds.
+TARGET_RATIO, TARGET_17_SECONDS = 2.0, 2.0
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def denoiser_forward_seconds(pipe: Pipeline, rounds: int) -> float:
-    """Median time of one denoiser forward on the batch and latent size the sampler uses."""
-    sampler = pipe.nodes["sampler"].config
-    denoiser = pipe.nodes["denoiser"]
-    guided = sampler.guidance_scale != 1.0
-    prompts = [PROMPTS[0]] * sampler.candidates + ([""] * sampler.candidates if guided else [])
-    text = pipe.nodes["text_encoder"](text=prompts)
-    t = 1 + (sampler.frames - 1) // sampler.temporal_compression
-    h, w = sampler.height // sampler.spatial_compression, sampler.width // sampler.spatial_compression
-    batch = len(prompts)
-    latent = torch.randn(batch, sampler.latent_channels, t, h, w)
-    inputs = {
-        "latent": latent,
-        "timestep": torch.full((batch,), 0.5),
-        "condition": text["embeddings"],
-        "condition_mask": text["mask"],
-    }
-    times = []
-    with torch.inference_mode():
-        denoiser(**inputs)
-        for _ in range(rounds):
+def parse_sizes(text: str) -> list[tuple[int, int, int]]:
+    sizes = []
+    for item in text.split(","):
+        try:
+            frames, height, width = (int(part) for part in item.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"error: --sizes {item!r} is not FRAMESxHEIGHTxWIDTH (e.g. 17x64x64)") from None
+        sizes.append((frames, height, width))
+    return sizes
+
+
+def build(size: tuple[int, int, int], template: str) -> Pipeline:
+    frames, height, width = size
+    spec, base_dir = template_spec(template, registry.default_registry)
+    settings: dict[str, dict[str, Any]] = {"sampler": {"frames": frames, "height": height, "width": width}}
+    spec = with_changes(spec, registry.default_registry, settings=settings)
+    return Pipeline.from_spec(spec, seed=0, base_dir=base_dir)
+
+
+def describe(pipe: Pipeline) -> str:
+    sampler, scheduler = pipe.nodes["sampler"].config, pipe.nodes["scheduler"]
+    return (
+        f"{scheduler.config.steps} steps of {scheduler.registered_name} (shift {scheduler.config.shift}), guidance "
+        f"{sampler.guidance_scale}, {sampler.candidates} candidate(s), compute {sampler.compute_dtype}"
+    )
+
+
+def measure(size: tuple[int, int, int], videos: int) -> tuple[float, float, dict[str, float]]:
+    """Median seconds per video of the old and the new pipeline at ``size``, and the new one's per node."""
+    old, new = build(size, OLD), build(size, NEW)
+    tracer = Tracer()
+    new.observe(tracer)
+    print(f"  old: {describe(old)}\n  new: {describe(new)}")
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    nodes: dict[str, list[float]] = {}
+    for pipe in (old, new):
+        pipe.run({"prompt": [PROMPTS[0]]}, seed=0)  # warm-up
+    for index in range(videos):
+        for label, pipe in (("old", old), ("new", new)):
             start = time.perf_counter()
-            denoiser(**inputs)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+            pipe.run({"prompt": [PROMPTS[index % len(PROMPTS)]]}, seed=index)
+            times[label].append(time.perf_counter() - start)
+        for name, record in tracer.nodes.items():
+            nodes.setdefault(name, []).append(record.seconds)
+    return (
+        statistics.median(times["old"]),
+        statistics.median(times["new"]),
+        {name: statistics.median(seconds) for name, seconds in nodes.items()},
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=5, help="videos to time (after one warm-up)")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--frames", type=int)
-    parser.add_argument("--height", type=int)
-    parser.add_argument("--width", type=int)
-    parser.add_argument("--candidates", type=int, help="latents sampled per prompt and reranked (the template's)")
-    parser.add_argument("--sampler", default=None, help="swap the scheduler node, e.g. sora-dit:rectified-flow-heun")
+    parser.add_argument("--videos", type=int, default=5, help="videos per pipeline and size (after one warm-up)")
+    parser.add_argument("--sizes", default="9x64x64,17x64x64", help="FRAMESxHEIGHTxWIDTH, comma-separated")
     args = parser.parse_args()
+    import torch
 
     before = peak_rss_mib()
-    size = {k: getattr(args, k) for k in ("frames", "height", "width", "candidates") if getattr(args, k) is not None}
-    try:
-        pipe = Pipeline.from_template("t2v", seed=0)
-        if args.sampler:
-            pipe.swap("scheduler", args.sampler)
-        pipe.configure("scheduler", steps=args.steps)
-        if size:
-            pipe.configure("sampler", **size)
-    except SoraError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    config = pipe.nodes["sampler"].config
-    tracer = Tracer()
-    pipe.observe(tracer)
-    pipe(prompt=[PROMPTS[0]])  # warm-up
-    built = peak_rss_mib()
-
-    totals, steps, nodes = [], [], {}
-    for index in range(args.videos):
-        start = time.perf_counter()
-        video = pipe.run({"prompt": [PROMPTS[index % len(PROMPTS)]]}, seed=index)["video"]
-        totals.append(time.perf_counter() - start)
-        for name, record in tracer.nodes.items():
-            nodes.setdefault(name, []).append(record.seconds)
-        steps.append(tracer.nodes["sampler"].seconds / args.steps)
-    forward = denoiser_forward_seconds(pipe, rounds=max(10, args.steps))
-    per_video, per_step = statistics.median(totals), statistics.median(steps)
-    heun = "heun" in (pipe.nodes["scheduler"].registered_name or "")
-    evaluations = (2 * args.steps - 1) / args.steps if heun else 1.0  # Heun's last step is plain Euler
-
-    print(
-        f"t2v: {config.frames} frames of {config.width}x{config.height}, {args.steps} steps of "
-        f"{pipe.nodes['scheduler'].registered_name}, guidance {config.guidance_scale}, "
-        f"{config.candidates} candidate(s), {args.videos} videos"
-    )
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, video {tuple(video.shape)}")
-    print(f"seconds per video (median)        {per_video:8.3f}")
-    print(f"seconds per sampling step         {per_step:8.4f}")
-    print(f"denoiser forward (baseline)       {forward:8.4f}")
-    print(f"step / denoiser forward           {per_step / forward:8.2f}   (ideal {evaluations:.2f} forwards a step)")
-    for name, seconds in nodes.items():
-        share = statistics.median(seconds) / per_video
-        print(f"  node {name:<14} {statistics.median(seconds):8.3f} s   {share:6.1%} of the video")
-    print(f"peak RSS: {built:.0f} MiB after building and one run ({before:.0f} MiB before building)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, {args.videos} videos each")
+    passed = True
+    for size in parse_sizes(args.sizes):
+        print(f"t2v at {size[0]}x{size[1]}x{size[2]}:")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SoraWarning)  # sizes outside the trained range are warned about
+                old, new, nodes = measure(size, args.videos)
+        except SoraError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        ratio = old / new
+        fast_enough = ratio >= TARGET_RATIO and (size != (17, 64, 64) or new <= TARGET_17_SECONDS)
+        passed &= fast_enough
+        goal = f"ratio >= {TARGET_RATIO}" + (f", new <= {TARGET_17_SECONDS} s" if size == (17, 64, 64) else "")
+        print(
+            f"  seconds per video: old {old:.3f}, new {new:.3f}, old / new {ratio:.2f}x  ({goal}: "
+            f"{'PASS' if fast_enough else 'FAIL'})"
+        )
+        for name, seconds in nodes.items():
+            print(f"    node {name:<14} {seconds:8.3f} s   {seconds / new:6.1%} of the new video")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB ({before:.0f} MiB before building)")
+    print("PASS" if passed else "FAIL")
     return 0
 
 

@@ -20,7 +20,7 @@ scene rendered by sora-synth at that size: it should be ~100 %). Last, a summary
 rates, seconds per video and PASS/FAIL, then PASS only if every row run passed.
 
     .venv/bin/python benchmarks/bench_t2v_quality.py [--weights DIR|default] [--seeds 2] [--limit N] [--sheet X.png]
-        [--candidates K] [--compute-dtype float32|bfloat16|auto] [--scorer DIR]
+        [--candidates K] [--shift S] [--compute-dtype float32|bfloat16|auto] [--scorer DIR]
         [--only heldout,paraphrases,sizes,counts] [--sizes 17x64x64,...|none]
         [--sheet-sizes Y.png]
 
@@ -90,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2, help="videos per prompt (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (the template's)")
     parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (template's)")
+    parser.add_argument("--shift", type=float, default=None, help="the scheduler's timestep shift (the template's)")
     parser.add_argument(
         "--candidates", type=int, default=None, help="latents sampled per prompt and reranked (the template's)"
     )
@@ -172,6 +173,7 @@ def build_pipeline(
     scorer: str | None = None,
     size: Size | None = None,
     compute_dtype: str | None = None,
+    shift: float | None = None,
 ) -> Pipeline:
     """The ``t2v`` pipeline, with the denoiser, text encoder and VAE decoder of a train_t2v run when given, the
     reranking scorer's weights and candidate count when given, and the sampler's frames, height and width set to
@@ -188,6 +190,8 @@ def build_pipeline(
         sampler["candidates"] = candidates
     if compute_dtype is not None:
         sampler["compute_dtype"] = compute_dtype
+    if shift is not None:
+        nodes["scheduler"]["config"] = {**nodes["scheduler"].get("config", {}), "shift": shift}
     if scorer is not None:
         nodes["scorer"] = {"particle": SCORER, "weights": str(Path(scorer).resolve())}
         nodes["sampler"].setdefault("components", {})["scorer"] = "scorer"
@@ -392,7 +396,13 @@ def main(argv: list[str] | None = None) -> None:
     check_sizes(args.sizes if "sizes" in args.only else [])
     rows: list[Row] = []
     pipe = build_pipeline(
-        args.weights, args.steps, args.guidance, args.candidates, args.scorer, compute_dtype=args.compute_dtype
+        args.weights,
+        args.steps,
+        args.guidance,
+        args.candidates,
+        args.scorer,
+        compute_dtype=args.compute_dtype,
+        shift=args.shift,
     )
     candidates = pipe.nodes["sampler"].config.candidates
     print(f"{candidates} candidate(s) per video" + (", reranked by the scorer" if candidates > 1 else ""))
@@ -429,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
         name = size_name(size)
         report(f"evaluator on ground-truth clips, held-out prompts at {name}", ground_truth(heldout, size), {})
         sized = build_pipeline(
-            args.weights, args.steps, args.guidance, args.candidates, args.scorer, size, args.compute_dtype
+            args.weights, args.steps, args.guidance, args.candidates, args.scorer, size, args.compute_dtype, args.shift
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SoraWarning)  # generate() reports the size warning once
@@ -487,6 +497,7 @@ def paraphrase_pipeline(args: argparse.Namespace, pipe: Pipeline, text_encoder: 
         args.candidates,
         args.scorer,
         compute_dtype=args.compute_dtype,
+        shift=args.shift,
     )
 
 
