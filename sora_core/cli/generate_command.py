@@ -71,8 +71,8 @@ def add_commands(commands: Any) -> None:
         action="store_const",
         const="t2v-fast",
         dest="template",
-        help="the t2v-fast template: t2v with the sampling settings `sora tune` found, a quarter to a fifth of the "
-        "seconds per video at the same quality per attribute (docs/tuning.md)",
+        help="the t2v-fast template: t2v with the sampling settings `sora tune` found, about a fifth of the "
+        "seconds per video at nearly the same quality per attribute (docs/tuning.md)",
     )
     source.add_argument(
         "--model",

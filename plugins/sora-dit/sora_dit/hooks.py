@@ -64,5 +64,5 @@ def sora_register_kinds() -> list[KindSpec]:
 @hookimpl
 def sora_register_templates() -> dict[str, Path]:
     """``t2v``: prompts -> text encoder -> DiT sampling loop -> VAE decoder; ``t2v-fast``: the same, with the
-    sampling settings `sora tune` found (a quarter to a fifth of the seconds per video)."""
+    sampling settings `sora tune` found (about a fifth of the seconds per video)."""
     return {"t2v": TEMPLATES / "t2v.yaml", "t2v-fast": TEMPLATES / "t2v-fast.yaml"}
