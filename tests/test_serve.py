@@ -367,6 +367,19 @@ def test_the_sora_serve_process(tmp_path: Path) -> None:
     assert f"serving t2v on http://127.0.0.1:{port}" in log.read_text()
 
 
+def test_the_announced_address_takes_connections_before_the_server_loop_runs() -> None:
+    """The start-up line is printed before uvicorn's loop starts: the socket already listens by then, so a
+    client that connects on reading the line waits in the backlog instead of being refused."""
+    from sora_core.cli.serve_command import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5):
+            pass
+    finally:
+        sock.close()
+
+
 def test_a_killed_server_keeps_finished_jobs_and_fails_running_ones(tmp_path: Path) -> None:
     """SIGKILL mid-batch (no chance to clean up): the next server on the same data folder serves the finished
     job's video and reports the running and queued jobs failed; nothing runs again."""

@@ -15,6 +15,7 @@ from sora_core.errors import ConfigError
 
 #: Environment variable naming the token file when ``--token-file`` is not given.
 TOKEN_FILE_ENV = "SORA_SERVE_TOKEN_FILE"
+LISTEN_BACKLOG = 2048  # uvicorn's default backlog
 
 
 def add_commands(commands: Any) -> None:
@@ -168,6 +169,8 @@ def _cli_names() -> Any:
 
 
 def bind_socket(host: str, port: int) -> Any:
+    """A socket bound to ``host:port`` and already listening: the address the start-up line announces takes
+    connections from then on (they wait in the backlog until the server's loop accepts them)."""
     import socket
 
     try:
@@ -181,6 +184,7 @@ def bind_socket(host: str, port: int) -> Any:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
         raise ConfigError(
