@@ -107,6 +107,30 @@ def test_words_it_cannot_place_are_reported_and_warned_about(rewriter) -> None:
     assert out["report"][0]["unplaced"] == ["cat"]
 
 
+@pytest.mark.parametrize(
+    ("prompt", "unplaced"),
+    [
+        ("a crimson disc gliding rightwards with a giraffe", ["giraffe"]),
+        ("a red circle moving right past two trees", ["trees"]),
+        ("a blue square sliding left beside the lamp", ["lamp"]),
+        # directions and the setting are part of the motion, not things left out
+        ("an orange circle zooming across the screen from left to right", []),
+        ("a red ball rolls to the right.", []),
+        ("a green triangle moving up for a moment", []),
+    ],
+)
+def test_things_named_inside_the_motion_are_reported(rewriter, prompt: str, unplaced: list[str]) -> None:
+    report = rewriter.rewrite(prompt)
+    assert report["unplaced"] == unplaced
+    assert report["objects"][0]["motion"] is not None
+
+
+def test_a_thing_named_inside_the_motion_is_warned_about(rewriter) -> None:
+    with pytest.warns(SoraWarning, match=r"'giraffe' in the prompt .*the clip will not show them"):
+        out = rewriter(prompt=["a crimson disc gliding rightwards with a giraffe"])
+    assert out["prompt"] == ["a red circle moving right"]
+
+
 def test_a_prompt_of_nothing_known_is_refused_unless_allowed(rewriter) -> None:
     with pytest.raises(PromptError, match=r"'a cat playing the piano'.*'cat', 'playing', 'piano'") as caught:
         rewriter(prompt=["a cat playing the piano"])
@@ -135,6 +159,15 @@ def test_bad_input_and_bad_targets_are_named(tmp_path: Path, rewriter) -> None:
     bad.write_text(json.dumps({"object_colours": []}))
     with pytest.raises(ConfigError, match="'object_colours' must be a non-empty list"):
         registry.create(REWRITER, targets=str(bad))
+    from importlib import resources
+
+    shipped = json.loads((resources.files("sora_dit") / "vocabularies" / "t2v-targets.json").read_text("utf-8"))
+    bad.write_text(json.dumps({**shipped, "setting_nouns": "screen"}))
+    with pytest.raises(ConfigError, match="'setting_nouns' must be a list of words"):
+        registry.create(REWRITER, targets=str(bad))
+    without = tmp_path / "older.json"  # a targets file written before setting_nouns existed still loads
+    without.write_text(json.dumps({k: v for k, v in shipped.items() if k != "setting_nouns"}))
+    assert registry.create(REWRITER, targets=str(without)).rewrite("a red circle")["rewritten"] == "a red circle"
 
 
 class ShoutingRewriter(PromptRewriter):

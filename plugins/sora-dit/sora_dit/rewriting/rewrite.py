@@ -13,6 +13,7 @@ that a thing with neither colour, shape nor motion is not an object the generato
 
 from __future__ import annotations
 
+from itertools import takewhile
 from typing import Any
 
 from sora_dit.object_prompts import split_objects, split_scene
@@ -25,6 +26,7 @@ from sora_dit.words import STOP_WORDS, stem
 __all__ = ["ObjectReading", "Rewrite", "Rewriter", "Thresholds"]
 
 _PUNCTUATION = frozenset(",;:.!?")
+_DETERMINERS = frozenset(["a", "an", "the", "some", "another", "its", "their", "his", "her"])
 
 
 class Thresholds:
@@ -299,32 +301,50 @@ class Rewriter:
         content = [w for w in words if w not in _PUNCTUATION and not self._predicative(w, obj)]
         if not any(w not in STOP_WORDS for w in content):
             return
+        phrase = " ".join(content)
+        reading = self._motion_of(content, phrase)
+        if reading is None:
+            obj.unplaced += [w for w in content if w not in STOP_WORDS]
+            return
+        obj.motion, how = reading
+        obj.read(phrase, "motion", obj.motion, how)
+        obj.unplaced += self._things_named(content)  # "gliding rightwards with a giraffe": the giraffe is not drawn
+
+    def _motion_of(self, content: list[str], phrase: str) -> tuple[str, str] | None:
+        """The motion the words after the noun describe and how it was read, or None."""
         directions = {self._direction(w) for w in content} - {None}
         destination = self._destination(content)
         if destination is not None:  # "from left to right"
             directions = {destination}
         opposite = [pair for pair in (("up", "down"), ("left", "right")) if set(pair) <= directions]
-        phrase = " ".join(content)
         if opposite and "bouncing" in self.targets.motions:
-            obj.motion = "bouncing"
-            obj.read(phrase, "motion", "bouncing", f"directions {' and '.join(opposite[0])}")
-            return
+            return "bouncing", f"directions {' and '.join(opposite[0])}"
         if len(directions) == 1:
-            obj.motion = directions.pop()
-            obj.read(phrase, "motion", obj.motion, "direction word")
-            return
+            return directions.pop(), "direction word"
         # the label is chosen in context ("an object that drops" reads better than "that drops"); the phrase on its
         # own must still come near that label's descriptions, or "playing the piano" would be read as a motion
         chosen = self.matcher.match(f"an object {phrase}", self._motion_context, threshold=-1.0).label
         if chosen is None:  # cannot happen with threshold -1 (cosine similarity); kept for the type checker
-            obj.unplaced += [w for w in content if w not in STOP_WORDS]
-            return
+            return None
         alone = self.matcher.match(phrase, {chosen: self._motion_labels[chosen]}, threshold=self.thresholds.motion)
         if alone.label is None:
-            obj.unplaced += [w for w in content if w not in STOP_WORDS]
-            return
-        obj.motion = chosen
-        obj.read(phrase, "motion", chosen, f"sentence encoder, similarity {alone.similarity:.2f}")
+            return None
+        return chosen, f"sentence encoder, similarity {alone.similarity:.2f}"
+
+    def _things_named(self, content: list[str]) -> list[str]:
+        """The head nouns of noun phrases inside a motion phrase ("with a giraffe", "past two trees"): things the
+        generator does not draw there, unless they name a direction or part of the setting ("the screen")."""
+        things = []
+        for i, word in enumerate(content):
+            if word not in _DETERMINERS and count_of(word) is None:
+                continue
+            run = list(takewhile(lambda w: w not in STOP_WORDS and count_of(w) is None, content[i + 1 :]))
+            if not run or any(self._direction(w) for w in run):
+                continue
+            head = run[-1]
+            if head not in self.targets.setting_nouns and singular(head)[0] not in self.targets.setting_nouns:
+                things.append(head)
+        return things
 
     def _predicative(self, word: str, obj: ObjectReading) -> bool:
         """A colour said after the noun ("a circle that is red"): read, and taken out of the motion (a size word

@@ -20,7 +20,8 @@ _HINT = (
 
 class Targets:
     """Colours (for objects and for backgrounds), shapes, sizes and motions with their words, and the domain's
-    most objects per clip; generic nouns ("object") and framing words ("video", "clip") carry no attribute."""
+    most objects per clip; generic nouns ("object") and framing words ("video", "clip") carry no attribute, and
+    setting nouns ("screen", "edge", "moment") name no thing to draw when a motion phrase mentions them."""
 
     def __init__(self, data: dict[str, Any], source: str) -> None:
         def field(name: str, kind: type) -> Any:
@@ -39,6 +40,10 @@ class Targets:
         self.max_objects: int = field("max_objects", int)
         self.generic_nouns = frozenset(field("generic_nouns", list))
         self.framing_words = frozenset(field("framing_words", list))
+        setting = data.get("setting_nouns", [])
+        if not isinstance(setting, list) or not all(isinstance(w, str) for w in setting):
+            raise ConfigError(f"targets {source!r}: field 'setting_nouns' must be a list of words", _HINT)
+        self.setting_nouns = frozenset(setting)
         for name in ("shapes", "sizes", "motions"):
             table = getattr(self, name)
             if not all(isinstance(v, list) and v and all(isinstance(w, str) for w in v) for v in table.values()):
