@@ -51,8 +51,8 @@ def wait_for(client: TestClient, run_id: str, timeout: float = 300.0) -> dict[st
 
 
 def start(client: TestClient, spec: dict[str, Any], **fields: Any) -> Any:
-    data = {"spec": json.dumps(spec), "seed": "0", **{k: v for k, v in fields.items() if k != "files"}}
-    return client.post("/api/runs", data=data, files=fields.get("files"))
+    data = {"spec": json.dumps(spec), "seed": "0", **{k: v for k, v in fields.items() if k not in ("files", "headers")}}
+    return client.post("/api/runs", data=data, files=fields.get("files"), headers=fields.get("headers"))
 
 
 # --- palette and templates ----------------------------------------------------------------------------------
@@ -340,6 +340,81 @@ def test_an_unknown_run_is_404(client: TestClient) -> None:
     assert answer.status_code == 404 and answer.json()["error"]["field"] == "id"
 
 
+# --- requests from other sites ------------------------------------------------------------------------------
+
+
+def test_a_request_naming_another_host_is_refused(tmp_path: Path) -> None:
+    """DNS rebinding: another site's name pointed at 127.0.0.1 reaches the port, but not the studio."""
+    from sora_core.studio.guard import LOOPBACK_HOSTS
+
+    settings = StudioSettings(data=tmp_path, trusted_hosts=LOOPBACK_HOSTS)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8100") as local:
+        assert local.get("/api/templates").status_code == 200
+        assert local.get("/api/templates", headers={"host": "localhost:8100"}).status_code == 200
+        assert local.get("/api/templates", headers={"host": "[::1]:8100"}).status_code == 200
+        for host in ("rebound.example:8100", "127.0.0.1.rebound.example", ""):
+            answer = local.get("/api/templates", headers={"host": host})
+            assert answer.status_code == 403, host
+            error = answer.json()["error"]
+            assert error["field"] == "Host" and "not this studio's address" in error["message"]
+            assert "--host" in error["hint"]
+
+
+def test_a_change_sent_from_another_page_is_refused(client: TestClient, t2v: dict[str, Any]) -> None:
+    """A form on another site cannot run or change anything; the studio's own page (same origin) can."""
+    for origin in ("http://attacker.example", "null", "http://testserver:8100"):
+        answer = client.post("/api/check", json={"spec": t2v}, headers={"origin": origin})
+        assert answer.status_code == 403, origin
+        assert answer.json()["error"]["field"] == "Origin"
+    refused = start(client, t2v, prompt=PROMPT, headers={"origin": "http://attacker.example"})
+    assert refused.status_code == 403
+    assert client.post("/api/check", json={"spec": t2v}, headers={"origin": "http://testserver"}).status_code == 200
+    assert client.get("/api/templates", headers={"origin": "http://attacker.example"}).status_code == 200
+
+
+def test_runs_waiting_behind_the_running_one_are_capped(tmp_path: Path) -> None:
+    """A flood of run requests cannot hold clips and threads without bound: past the cap, 429 and Retry-After."""
+    import threading
+
+    from sora_core.interfaces import PromptRewriter
+    from sora_core.ports import PortSpec
+    from sora_core.registry import Registry
+
+    release = threading.Event()
+
+    class Held(PromptRewriter):
+        def input_ports(self) -> dict[str, PortSpec]:
+            return {"prompt": PortSpec("str", "B")}
+
+        def output_ports(self) -> dict[str, PortSpec]:
+            return {"prompt": PortSpec("str", "B"), "report": PortSpec("any", "B")}
+
+        def forward(self, prompt: list[str]) -> dict[str, Any]:
+            release.wait(60)
+            return {"prompt": prompt, "report": [{} for _ in prompt]}
+
+    registry = Registry()
+    registry.register("held", Held)
+    spec = {"nodes": {"hold": {"particle": "runtime:held"}}, "inputs": {"prompt": ["hold.prompt"]},
+            "outputs": {"prompt": "hold.prompt"}}  # fmt: skip
+    with TestClient(create_app(StudioSettings(data=tmp_path), registry=registry)) as held:
+        try:
+            started = [start(held, spec, **{"input.prompt": PROMPT})]
+            deadline = time.monotonic() + 60
+            while held.get(f"/api/runs/{started[0].json()['id']}").json()["status"] != "running":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            started += [start(held, spec, **{"input.prompt": PROMPT}) for _ in range(4)]  # four waiting
+            assert [answer.status_code for answer in started] == [202] * 5, started[-1].text
+            refused = start(held, spec, **{"input.prompt": PROMPT})
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "5"
+            assert "4 runs are already waiting" in refused.json()["error"]["message"]
+        finally:
+            release.set()
+        assert all(wait_for(held, answer.json()["id"])["status"] == "done" for answer in started)
+        assert start(held, spec, **{"input.prompt": PROMPT}).status_code == 202  # room again once they ended
+
+
 # --- the command --------------------------------------------------------------------------------------------
 
 
@@ -365,6 +440,8 @@ def test_the_command_serves_the_page_and_the_spec_it_was_given(tmp_path: Path) -
         assert page.status_code == 200 and "app.js" in page.text
         session = httpx.get(url + "api/session", timeout=30).json()
         assert session["source"] == "t2v" and session["spec"]["inputs"] == {"prompt": ["rewriter.prompt"]}
+        rebound = httpx.get(url + "api/session", headers={"host": "rebound.example"}, timeout=30)
+        assert rebound.status_code == 403 and rebound.json()["error"]["field"] == "Host"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) in (0, -signal.SIGTERM, 128 + signal.SIGTERM)

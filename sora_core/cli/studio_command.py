@@ -40,6 +40,7 @@ def run_studio(args: argparse.Namespace) -> int:
     from sora_core.cli.serve_command import bind_socket
     from sora_core.pipeline.pipeline import load_target, portable_spec
     from sora_core.studio.app import STATIC_DIR, StudioSettings, create_app, page_built
+    from sora_core.studio.guard import LOOPBACK_HOSTS, is_loopback
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number", "use a number from 1 to 65535 (0: any free one)")
@@ -58,7 +59,12 @@ def run_studio(args: argparse.Namespace) -> int:
     if data is not None and data.exists() and not data.is_dir():
         raise ConfigError(f"--data {data} is not a folder", "name a folder (created if missing)")
     settings = StudioSettings(
-        spec=spec, source=args.target, base_dir=base_dir, data=data, max_upload=int(args.max_upload_mb * 2**20)
+        spec=spec,
+        source=args.target,
+        base_dir=base_dir,
+        data=data,
+        max_upload=int(args.max_upload_mb * 2**20),
+        trusted_hosts=LOOPBACK_HOSTS if is_loopback(args.host) else None,  # refuses DNS rebinding
     )
     sock = bind_socket(args.host, args.port)
     try:

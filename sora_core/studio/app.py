@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -33,6 +34,7 @@ from sora_core.pipeline.spec import PipelineSpec, parse_endpoint, spec_from_data
 from sora_core.serve.app import read_body
 from sora_core.studio import palette
 from sora_core.studio.graph import GraphChecker
+from sora_core.studio.guard import BrowserGuard
 from sora_core.studio.problems import StudioError, error_body
 from sora_core.studio.runs import RunStore
 
@@ -51,13 +53,15 @@ CLIP_SUFFIXES = (".mp4", ".gif")
 @dataclass
 class StudioSettings:
     """What ``sora studio`` was started with: the spec opened first, where relative weights are read from,
-    where run outputs go, and the largest uploaded clip."""
+    where run outputs go, the largest uploaded clip, and the host names a request may use (``None``: any;
+    ``sora studio`` on a loopback address allows only the loopback names)."""
 
     spec: PipelineSpec | None = None
     source: str | None = None
     base_dir: Path | None = None
     data: Path | None = None
     max_upload: int = 50 * 2**20
+    trusted_hosts: frozenset[str] | None = None
 
 
 class Studio:
@@ -382,6 +386,7 @@ def create_app(settings: StudioSettings | None = None, *, registry: Any = None, 
     if page_built(static):
         routes.append(Mount("/", app=StaticFiles(directory=static, html=True), name="page"))
     handlers: dict[Any, Any] = {SoraError: _sora_error, HTTPException: _http_error, Exception: _unexpected}
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    guard = Middleware(BrowserGuard, trusted_hosts=settings.trusted_hosts)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=[guard])
     app.state.studio = studio
     return app

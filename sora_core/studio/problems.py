@@ -9,15 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from sora_core.errors import SoraError
+from sora_core.serve.problems import ServeError
 
 
-class StudioError(SoraError):
-    """A request refused with ``status``; ``field`` names the part of the request at fault (or ``None``)."""
-
-    def __init__(self, status: int, message: str, hint: str | None = None, *, field: str | None = None) -> None:
-        super().__init__(message, hint)
-        self.status = status
-        self.field = field
+class StudioError(ServeError):
+    """A request refused with ``status`` (and ``headers``, e.g. ``Retry-After``); ``field`` names the part of the
+    request at fault (or ``None``). The studio answers it with :func:`error_body`."""
 
 
 def error_body(exc: SoraError, field: str | None = None) -> dict[str, Any]:

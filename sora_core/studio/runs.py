@@ -4,7 +4,9 @@ A run builds the graph with its weights (the last built pipeline is kept while t
 runs it with an observer that marks each node running and done with its trace time, and keeps its outputs
 as the page shows them: videos written as MP4 files (atomically) under the run's folder, texts as they are,
 tensors as statistics. A failure is kept as the run's error (message and hint); the graph is never touched.
-The last ``max_runs`` runs are kept; older ones and their files are removed.
+The last ``max_runs`` runs are kept; older finished ones and their files are removed. At most
+``max_waiting`` runs wait behind the running one; one more is refused (429), so a flood of requests cannot
+hold clips and threads without bound.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sora_core import progress
 from sora_core.errors import SoraError
+from sora_core.studio.problems import StudioError
 
 if TYPE_CHECKING:
     from sora_core.pipeline.pipeline import Pipeline
@@ -69,11 +72,14 @@ class Run:
 class RunStore:
     """The studio's runs: started with :meth:`start`, read with :meth:`get`, one running at a time."""
 
-    def __init__(self, folder: Path, registry: Registry, base_dir: Path | None = None, max_runs: int = 20) -> None:
+    def __init__(
+        self, folder: Path, registry: Registry, base_dir: Path | None = None, max_runs: int = 20, max_waiting: int = 4
+    ) -> None:
         self.folder = folder
         self.registry = registry
         self.base_dir = base_dir
         self.max_runs = max_runs
+        self.max_waiting = max_waiting
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
@@ -87,6 +93,14 @@ class RunStore:
     def start(self, spec: PipelineSpec, inputs: dict[str, Any], seed: int | None) -> Run:
         """Queue a run of ``spec`` on ``inputs`` (already parsed); it starts when the running one ends."""
         with self._lock:
+            waiting = sum(run.status == QUEUED for run in self._runs.values())
+            if waiting >= self.max_waiting:
+                raise StudioError(
+                    429,
+                    f"{waiting} runs are already waiting for the one running",
+                    "wait for a run to end, then start this one again",
+                    headers={"Retry-After": "5"},
+                )
             run_id = secrets.token_hex(8)
             run = Run(run_id, self.folder / run_id)
             run.nodes = {name: {"state": WAITING, "seconds": None} for name in spec.nodes}
@@ -98,9 +112,9 @@ class RunStore:
         return run
 
     def _forget_old(self) -> None:
-        while len(self._runs) > self.max_runs:
-            _, old = self._runs.popitem(last=False)
-            shutil.rmtree(old.folder, ignore_errors=True)
+        finished = [run_id for run_id, run in self._runs.items() if run.status in (DONE, FAILED)]
+        for run_id in finished[: max(0, len(self._runs) - self.max_runs)]:
+            shutil.rmtree(self._runs.pop(run_id).folder, ignore_errors=True)
 
     # --- the worker --------------------------------------------------------------------------------------
 
