@@ -64,7 +64,7 @@ def test_caption_batch_over_a_folder_in_order_and_a_rerun_skips_what_is_done(tmp
     assert [r["clip"] for r in records] == [str(folder / name) for name in ("a.mp4", "b.gif", "c")]
     for record, colour in zip(records, ("red", "blue", "green"), strict=True):
         assert f"{colour} square moving right" in record["caption"], record
-    parts = sorted((tmp_path / ".captions.jsonl.parts").iterdir())
+    parts = sorted((tmp_path / ".captions.jsonl.parts").glob("*.json"))
     assert len(parts) == 3
     stamps = [p.stat().st_mtime_ns for p in parts]
 
@@ -120,7 +120,7 @@ def test_other_settings_do_not_reuse_old_parts(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["caption", str(folder), "--out", str(out), "--seed", "1"]) == 0
     assert summary(capsys.readouterr().err).startswith("caption: 3 done, 0 skipped, 0 failed (")
-    assert len(list((tmp_path / ".captions.jsonl.parts").iterdir())) == 3  # the old job's parts are gone
+    assert len(list((tmp_path / ".captions.jsonl.parts").glob("*.json"))) == 3  # the old job's parts are gone
 
 
 def test_two_workers_write_what_one_writes(tmp_path: Path, capsys) -> None:
@@ -153,6 +153,31 @@ def test_generate_out_dir_numbers_the_videos_records_each_and_resumes(tmp_path: 
     ]
     assert "names nothing" in index[2]["error"] and all(r["seconds"] >= 0 for r in index)
     assert not (out / "0003.mp4").exists()
+
+    (out / "mine.mp4").write_bytes((out / "0002.mp4").read_bytes())  # not the batch's: never touched
+    prompts.write_text("a red circle moving right\n", encoding="utf-8")
+    assert main(["generate", "--prompts", str(prompts), "--out-dir", str(out), *SMALL]) == 0
+    assert summary(capsys.readouterr().err).startswith("generate: 0 done, 1 skipped, 0 failed (")
+    assert [r["file"] for r in lines(out / "index.jsonl")] == ["0001.mp4"]
+    assert sorted(p.name for p in out.glob("*.mp4")) == ["0001.mp4", "mine.mp4"]  # 0002.mp4 went with its prompt
+
+
+def test_a_second_job_on_the_same_output_is_refused_while_one_runs(tmp_path: Path, capsys) -> None:
+    folder, out = clip_folder(tmp_path), tmp_path / "captions.jsonl"
+    running = Parts(tmp_path / ".captions.jsonl.parts", flag="--out")
+    running.prepare()
+    with running.lock():
+        assert main(["caption", str(folder), "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert f"--out: another batch job (process {os.getpid()}) is writing to {tmp_path}" in err
+        assert "hint: wait for it to end, or write the output elsewhere" in err and not out.exists()
+        prompts = tmp_path / "prompts.txt"
+        prompts.write_text("a red circle\n", encoding="utf-8")
+        (tmp_path / "videos" / ".sora-batch").mkdir(parents=True)
+        with Parts(tmp_path / "videos" / ".sora-batch", flag="--out-dir").lock():
+            assert main(["generate", "--prompts", str(prompts), "--out-dir", str(tmp_path / "videos")]) == 1
+            assert "--out-dir: another batch job" in capsys.readouterr().err
+    assert main(["caption", str(folder), "--out", str(out)]) == 0  # free again once it ended
 
 
 @pytest.mark.parametrize(
@@ -226,7 +251,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_every_clip_is_done_once(
     assert [r["clip"] for r in records] == [str(folder / f"{n:03d}.mp4") for n in range(12)]
     for number, record in enumerate(records):
         assert f"{'red' if number % 2 else 'blue'} square moving right" in record["caption"], record
-    assert len(list(parts.iterdir())) == 12
+    assert len(list(parts.glob("*.json"))) == 12
 
 
 POISON = """

@@ -10,8 +10,10 @@ data, so that spawned worker processes can be given them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -179,14 +181,15 @@ def run_clip_batch(args: argparse.Namespace) -> int:
     keys = [item_key({"clip": clip, "stamp": _stamp(clip)}, settings) for clip in clips]
     parts = Parts(out.with_name(f".{out.name}.parts"), flag="--out")
     parts.prepare()
-    result = _run(args, clips, keys, parts, build_understander, config, description=args.command)
-    lines = []
-    for clip, record in zip(clips, result.records, strict=True):
-        if record["status"] == "done":
-            lines.append({"clip": clip, **{k: v for k, v in record.items() if k not in ("status", "seconds")}})
-        else:
-            lines.append({"clip": clip, "error": record["error"], **_hint(record)})
-    write_jsonl(out, lines)
+    with parts.lock():
+        result = _run(args, clips, keys, parts, build_understander, config, description=args.command)
+        lines = []
+        for clip, record in zip(clips, result.records, strict=True):
+            if record["status"] == "done":
+                lines.append({"clip": clip, **{k: v for k, v in record.items() if k not in ("status", "seconds")}})
+            else:
+                lines.append({"clip": clip, "error": record["error"], **_hint(record)})
+        write_jsonl(out, lines)
     return _finish(args.command, result, out)
 
 
@@ -300,22 +303,47 @@ def run_generate_batch(args: argparse.Namespace, prompts: list[str]) -> int:
     keys = [item_key(item, settings) for item in items]
     parts = Parts(folder / WORK_FOLDER, flag="--out-dir")
     parts.prepare()
-    result = _run(
-        args,
-        items,
-        keys,
-        parts,
-        build_generator,
-        config,
-        description="generate",
-        reuse=lambda index, record: (folder / items[index][0]).is_file(),
-    )
-    index = []
-    for (name, prompt), record in zip(items, result.records, strict=True):
-        line = {"prompt": prompt, "file": name if record["status"] == "done" else None, "seed": args.seed}
-        line.update(status=record["status"], seconds=record["seconds"])
-        line.update({k: v for k, v in record.items() if k not in line})
-        index.append(line)
     target = folder / "index.jsonl"
-    write_jsonl(target, index)
+    with parts.lock():
+        result = _run(
+            args,
+            items,
+            keys,
+            parts,
+            build_generator,
+            config,
+            description="generate",
+            reuse=lambda index, record: (folder / items[index][0]).is_file(),
+        )
+        index = []
+        for (name, prompt), record in zip(items, result.records, strict=True):
+            line = {"prompt": prompt, "file": name if record["status"] == "done" else None, "seed": args.seed}
+            line.update(status=record["status"], seconds=record["seconds"])
+            line.update({k: v for k, v in record.items() if k not in line})
+            index.append(line)
+        made_before = _files_indexed(target)
+        write_jsonl(target, index)
+        _remove_stale(folder, made_before - {line["file"] for line in index})
     return _finish("generate", result, target)
+
+
+def _files_indexed(index: Path) -> set[str]:
+    """The video files an earlier run's ``index.jsonl`` lists (none when it is missing or unreadable)."""
+    try:
+        text = index.read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    files = set()
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError, AttributeError):
+            name = json.loads(line).get("file")
+            if isinstance(name, str) and name == Path(name).name and name.endswith(".mp4"):
+                files.add(name)
+    return files
+
+
+def _remove_stale(folder: Path, names: set[str]) -> None:
+    """Remove videos an earlier run of this out-dir made that the new index no longer lists (a longer prompt
+    list before, or a prompt that now fails): what the folder holds is what its index says."""
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
