@@ -79,7 +79,10 @@ def test_the_space_derived_from_t2v_swaps_only_what_fits_and_ranges_sampling_set
         "scheduler.shift": ("float", 1.0, 6.0, 3.0),
         "sampler.guidance_scale": ("float", 1.0, 8.0, 4.0),
         "sampler.candidates": ("int", 1, 4, 4),
+        "sampler.compute_dtype": ("choices", None, None, "float32"),
     }  # not the sampler's frames/height/width; nothing of the nodes loaded from sora weights
+    (precision,) = [s for s in space.settings if s.kind == "choices"]
+    assert precision.choices == ("float32", "bfloat16")  # auto is one of these on any one machine
     assert space.baseline_params() == {"scheduler": scheduler.current, **{k: v[3] for k, v in ranges.items()}}
     assert any(
         "scheduler.shift is not set when scheduler runs sora-diffusers:flow-match-euler" in n for n in space.notes()

@@ -1,5 +1,5 @@
 """The search space of ``sora tune``: which nodes may be swapped (to installed particles that fit) and which
-numeric settings may change, with their ranges.
+settings may change, with their ranges or choices.
 
 Derived from a pipeline (:func:`derive_space`) or declared in a YAML file (:mod:`sora_core.tune.space_file`).
 A space is plain data (:meth:`SearchSpace.to_data`), so worker processes get it without deriving it again and a
@@ -29,6 +29,12 @@ DERIVED_RANGES = {
     "guidance_scale": lambda value: (1.0, 2.0 * value),
     "shift": lambda value: (1.0, 2.0 * max(value, 1.0)),
     "candidates": lambda value: (1, value),
+}
+
+#: The config fields a derived space offers as choices, and which of the values their schema allows it offers:
+#: the compute precision (``auto`` left out: on any one machine it is one of the others).
+DERIVED_CHOICES = {
+    "compute_dtype": lambda allowed: [value for value in allowed if value != "auto"],
 }
 
 INT, FLOAT, CHOICES = "int", "float", "choices"
@@ -270,6 +276,10 @@ def derive_space(spec: PipelineSpec, registry: Registry, base_dir: Path | None) 
             setting = _derived(node, name, values.get(name), field_schema(schema, name), make_range)
             if setting is not None:
                 space.add_setting(setting, current, {current: fields})
+        for name, offered in DERIVED_CHOICES.items():
+            setting = _derived_choices(node, name, values.get(name), field_schema(schema, name), offered)
+            if setting is not None:
+                space.add_setting(setting, current, {current: fields})
     return space
 
 
@@ -301,6 +311,15 @@ def _derived(node: str, name: str, value: Any, schema: dict[str, Any] | None, ma
     if not low < high:
         return None
     return Setting(node, name, kind, low, high, current=value)
+
+
+def _derived_choices(node: str, name: str, value: Any, schema: dict[str, Any] | None, offered: Any) -> Setting | None:
+    """Setting ``node.name`` choosing among the values its schema's ``enum`` allows (as ``offered`` filters them),
+    or ``None`` when the field has no such list or it leaves fewer than two."""
+    if schema is None or not isinstance(schema.get("enum"), list):
+        return None
+    choices = tuple(offered(schema["enum"]))
+    return Setting(node, name, CHOICES, choices=choices, current=value) if len(choices) > 1 else None
 
 
 def clamp(kind: str, low: float, high: float, schema: Mapping[str, Any]) -> tuple[float, float]:
