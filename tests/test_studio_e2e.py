@@ -240,3 +240,45 @@ def test_a_server_error_is_explained_and_the_graph_kept(page: Any) -> None:
     message.wait_for()
     assert "unexpected KeyError" in message.inner_text() and "the log has it" in message.inner_text()
     assert spec_of(page) == before
+
+
+def test_undo_and_redo_bring_back_a_deleted_node_and_a_replaced_graph(page: Any) -> None:
+    """Delete a node, swap a particle, replace the graph: Ctrl+Z and the Undo button step back through each,
+    nodes where they stood; Ctrl+Shift+Z and Redo step forward again."""
+    load_template(page, "t2v")
+    loaded = spec_of(page)
+    undo, redo = page.get_by_test_id("undo-button"), page.get_by_test_id("redo-button")
+    assert undo.is_enabled() and redo.is_disabled()  # loading replaced the empty graph: that is undoable too
+    scheduler = page.locator(NODE.format("scheduler"))
+    where = scheduler.bounding_box()
+    scheduler.click()
+    page.keyboard.press("Delete")
+    page.wait_for_function("!('scheduler' in window.soraStudio.getSpec().nodes)")
+    assert "scheduler" not in spec_of(page)["nodes"]["sampler"].get("components", {})
+
+    page.locator(NODE.format("compositor")).click()  # focus on the canvas, not in a field
+    page.keyboard.press("Control+z")
+    page.wait_for_function("'scheduler' in window.soraStudio.getSpec().nodes")
+    assert spec_of(page) == loaded
+    back = scheduler.bounding_box()
+    assert abs(back["x"] - where["x"]) < 2 and abs(back["y"] - where["y"]) < 2  # where it stood
+    page.keyboard.press("Control+Shift+z")
+    page.wait_for_function("!('scheduler' in window.soraStudio.getSpec().nodes)")
+    undo.click()
+    page.wait_for_function("'scheduler' in window.soraStudio.getSpec().nodes")
+
+    name = page.get_by_test_id("spec-name")
+    name.click()
+    name.press("End")
+    name.press_sequentially("-mine")  # five keystrokes into one field: one step to undo
+    page.wait_for_function("window.soraStudio.getSpec().name.endsWith('-mine')")
+    undo.click()
+    page.wait_for_function(f"window.soraStudio.getSpec().name === {loaded['name']!r}")
+
+    page.get_by_test_id("new-spec").click()  # the whole graph replaced by mistake
+    page.wait_for_function("Object.keys(window.soraStudio.getSpec().nodes).length === 0")
+    undo.click()
+    page.wait_for_function("Object.keys(window.soraStudio.getSpec().nodes).length === 9")
+    assert spec_of(page) == loaded and redo.is_enabled()
+    redo.click()
+    page.wait_for_function("Object.keys(window.soraStudio.getSpec().nodes).length === 0")

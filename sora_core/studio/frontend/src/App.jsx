@@ -21,6 +21,7 @@ import { copy, parse } from "./json.js";
 const nodeTypes = { particle: ParticleNode };
 const CHECK_DELAY_MS = 150;
 const POLL_MS = 300;
+const HISTORY_LIMIT = 100;
 
 /** What each node shows: its particle, kind and ports (from the last check, else the palette's static ports). */
 function computeViews(spec, catalog, check) {
@@ -146,12 +147,69 @@ function Studio() {
   const rf = useReactFlow();
   const nodesInitialized = useNodesInitialized();
 
-  const updateSpec = useCallback((fn) => {
-    const next = typeof fn === "function" ? fn(specRef.current) : fn;
-    specRef.current = next;
-    setSpecState(next);
-    return next;
-  }, []);
+  // --- undo and redo: every change of the spec, with where its nodes stood
+  const past = useRef([]);
+  const future = useRef([]);
+  const lastGroup = useRef(null);
+  const [, setHistoryVersion] = useState(0);
+  const snapshot = useCallback(
+    () => ({ spec: specRef.current, positions: Object.fromEntries(rf.getNodes().map((n) => [n.id, n.position])) }),
+    [rf],
+  );
+
+  // `group` names a run of edits that undo as one (typing into one field); `record: false` keeps no history
+  const updateSpec = useCallback(
+    (fn, { group = null, record = true } = {}) => {
+      const current = specRef.current;
+      const next = typeof fn === "function" ? fn(current) : fn;
+      if (next === current) return next;
+      if (record && (group === null || group !== lastGroup.current)) {
+        past.current = [...past.current, snapshot()].slice(-HISTORY_LIMIT);
+        future.current = [];
+        setHistoryVersion((v) => v + 1);
+      }
+      lastGroup.current = record ? group : null;
+      specRef.current = next;
+      setSpecState(next);
+      return next;
+    },
+    [snapshot],
+  );
+
+  const travel = useCallback(
+    (from, to) => {
+      if (!from.current.length) return;
+      const entry = from.current[from.current.length - 1];
+      from.current = from.current.slice(0, -1);
+      to.current = [...to.current, snapshot()];
+      lastGroup.current = null;
+      pendingPositions.current = { ...entry.positions };
+      setMessage(null);
+      setSelectedEdge(null);
+      specRef.current = entry.spec;
+      setSpecState(entry.spec);
+      setHistoryVersion((v) => v + 1);
+    },
+    [snapshot],
+  );
+  const undo = useCallback(() => travel(past, future), [travel]);
+  const redo = useCallback(() => travel(future, past), [travel]);
+
+  useEffect(() => {
+    const onKey = (e) => {
+      if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+      const target = e.target;
+      const typing = target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+      if (typing) return; // the field's own undo
+      const key = e.key.toLowerCase();
+      if (key === "z" && !e.shiftKey) undo();
+      else if ((key === "z" && e.shiftKey) || key === "y") redo();
+      else return;
+      e.preventDefault();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [undo, redo]);
 
   const showError = useCallback((exc, prefix = "") => {
     if (exc instanceof ApiError) setMessage({ kind: "error", text: prefix + exc.message, hint: exc.hint });
@@ -333,7 +391,7 @@ function Studio() {
 
   // --- actions (each one clears the last message)
   const loadSpec = useCallback(
-    (data) => {
+    (data, { record = true } = {}) => {
       let next;
       try {
         next = typeof data === "string" ? parse(data) : copy(data);
@@ -355,10 +413,16 @@ function Studio() {
       setCheck(null);
       setSelectedEdge(null);
       setFits(null);
+      if (record) {
+        past.current = [...past.current, snapshot()].slice(-HISTORY_LIMIT);
+        future.current = [];
+        lastGroup.current = null;
+        setHistoryVersion((v) => v + 1);
+      }
       setNodes([]);
-      updateSpec(next);
+      updateSpec(next, { record: false });
     },
-    [catalog, setNodes, updateSpec],
+    [catalog, setNodes, snapshot, updateSpec],
   );
 
   useEffect(() => {
@@ -367,7 +431,7 @@ function Studio() {
     api
       .session()
       .then((data) => {
-        if (data && data.spec && !Object.keys(specRef.current.nodes || {}).length) loadSpec(data.spec);
+        if (data && data.spec && !Object.keys(specRef.current.nodes || {}).length) loadSpec(data.spec, { record: false });
         if (data && data.source) setTemplateName((n) => (templatesRef.current.some((t) => t.name === data.source) ? data.source : n));
       })
       .catch((exc) => {
@@ -499,7 +563,10 @@ function Studio() {
         updateSpec((s) => S.renameNode(s, from, to));
       },
       swap: act((s, name, particle, proposed) => S.swapParticle(s, name, particle, proposed)),
-      setConfig: act((s, name, field, value, isFloat) => S.setConfig(s, name, field, value, isFloat)),
+      setConfig: (name, field, value, isFloat) => {
+        setMessage(null);
+        updateSpec((s) => S.setConfig(s, name, field, value, isFloat), { group: `config:${name}.${field}` });
+      },
       setComponent: act((s, name, slot, target) => S.setComponent(s, name, slot, target)),
       setWeights: act((s, name, value) =>
         S.updateNode(s, name, (node) => {
@@ -659,7 +726,7 @@ function Studio() {
           value={spec.name ?? ""}
           placeholder="pipeline name"
           title="the pipeline's name (and the exported file's)"
-          onChange={(e) => updateSpec((s) => ({ ...s, name: e.target.value }))}
+          onChange={(e) => updateSpec((s) => ({ ...s, name: e.target.value }), { group: "name" })}
         />
         {checkBadge}
         <div className="toolbar-group">
@@ -693,6 +760,14 @@ function Studio() {
           </button>
           <button data-testid="layout-button" onClick={relayout} disabled={!nodeCount} title="arrange by dependency level">
             Layout
+          </button>
+        </div>
+        <div className="toolbar-group">
+          <button data-testid="undo-button" onClick={undo} disabled={!past.current.length} title="undo (Ctrl+Z)">
+            Undo
+          </button>
+          <button data-testid="redo-button" onClick={redo} disabled={!future.current.length} title="redo (Ctrl+Shift+Z or Ctrl+Y)">
+            Redo
           </button>
         </div>
       </header>
@@ -776,7 +851,7 @@ function Studio() {
                 id="spec-description"
                 data-testid="spec-description"
                 value={spec.description ?? ""}
-                onChange={(e) => updateSpec((s) => ({ ...s, description: e.target.value }))}
+                onChange={(e) => updateSpec((s) => ({ ...s, description: e.target.value }), { group: "description" })}
               />
               <p className="muted small">
                 {nodeCount} node{nodeCount === 1 ? "" : "s"}, {(spec.edges || []).length} edge
