@@ -282,3 +282,27 @@ def test_undo_and_redo_bring_back_a_deleted_node_and_a_replaced_graph(page: Any)
     assert spec_of(page) == loaded and redo.is_enabled()
     redo.click()
     page.wait_for_function("Object.keys(window.soraStudio.getSpec().nodes).length === 0")
+
+
+def test_links_to_ports_a_node_lacks_are_listed_and_removed(page: Any) -> None:
+    """An edge or a pipeline input naming a port its node does not have cannot be drawn: the problems panel
+    lists each with a button that removes it, and the graph then checks out."""
+    load_template(page, "t2v")
+    loaded = spec_of(page)
+    broken = {
+        **loaded,
+        "edges": [*loaded["edges"], "prompts.text -> decoder.nothing"],
+        "inputs": {**loaded["inputs"], "extra": ["compositor.gone"]},
+    }
+    page.evaluate("spec => window.soraStudio.loadSpec(spec)", broken)
+    detached = page.get_by_test_id("detached")
+    detached.wait_for()
+    text = detached.inner_text()
+    assert "edge prompts.text -> decoder.nothing" in text and "pipeline input extra -> compositor.gone" in text
+    page.get_by_test_id("remove-detached").first.click()  # the edge is listed first
+    page.wait_for_function("!window.soraStudio.getSpec().edges.includes('prompts.text -> decoder.nothing')")
+    page.get_by_test_id("remove-detached").first.click()
+    page.wait_for_function("!('extra' in window.soraStudio.getSpec().inputs)")
+    detached.wait_for(state="detached")
+    page.get_by_text("The pipeline checks out").wait_for()
+    assert spec_of(page)["edges"] == loaded["edges"] and spec_of(page)["inputs"] == loaded["inputs"]

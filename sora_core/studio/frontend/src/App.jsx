@@ -267,6 +267,8 @@ function Studio() {
     return () => clearTimeout(timer);
   }, [spec, showError]);
   const checking = checkedSpec !== spec;
+  // links to ports a node no longer has: not drawable, so listed with a button that removes each
+  const detached = useMemo(() => (checking || !check ? [] : S.detachedLinks(spec, views)), [checking, check, spec, views]);
 
   // --- React Flow nodes follow the spec, keeping positions, sizes and selection
   useEffect(() => {
@@ -815,6 +817,24 @@ function Studio() {
                   <li key={i}>{p}</li>
                 ))}
               </ul>
+              {detached.length > 0 && (
+                <ul className="detached" data-testid="detached">
+                  {detached.map((link) => (
+                    <li key={link.label}>
+                      <span className="muted small">not drawn (no such port):</span> {link.label}{" "}
+                      <button
+                        data-testid="remove-detached"
+                        onClick={() => {
+                          setMessage(null);
+                          updateSpec((s) => S.removeLink(s, link));
+                        }}
+                      >
+                        Remove
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+              )}
               {nodeCount > 0 && check && check.ok && problems.length === 0 && (
                 <div className="ok-note">✓ The pipeline checks out: every port is fed and every edge fits.</div>
               )}

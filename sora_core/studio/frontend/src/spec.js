@@ -280,3 +280,44 @@ export function layout(spec, heightOf = () => 120, { columnWidth = 270, gap = 36
   }
   return positions;
 }
+
+/**
+ * Edges and pipeline inputs/outputs that name a port their node does not have (after a swap or a config
+ * change took it away), given each node's ports in `views`: they cannot be drawn, so they are listed to remove.
+ */
+export function detachedLinks(spec, views) {
+  const has = (endpoint, side) => {
+    const p = parseEndpoint(endpoint);
+    return !!p && !!views[p.node] && Object.prototype.hasOwnProperty.call(views[p.node][side] || {}, p.port);
+  };
+  const links = [];
+  for (const text of spec.edges || []) {
+    const p = parseEdge(text);
+    if (!p || !views[p.source] || !views[p.target]) continue; // a missing node is the check's problem
+    const source = `${p.source}.${p.sourcePort}`;
+    const target = `${p.target}.${p.targetPort}`;
+    if (!has(source, "outputs") || !has(target, "inputs")) links.push({ kind: "edge", text, label: `edge ${text}` });
+  }
+  for (const [name, targets] of Object.entries(inputTargets(spec))) {
+    for (const target of targets) {
+      const p = parseEndpoint(target);
+      if (p && views[p.node] && !has(target, "inputs")) {
+        links.push({ kind: "input", name, target, label: `pipeline input ${name} -> ${target}` });
+      }
+    }
+  }
+  for (const [name, source] of Object.entries(spec.outputs || {})) {
+    const p = parseEndpoint(source);
+    if (p && views[p.node] && !has(source, "outputs")) {
+      links.push({ kind: "output", name, label: `pipeline output ${name} <- ${source}` });
+    }
+  }
+  return links;
+}
+
+/** The spec without one link of `detachedLinks`. */
+export function removeLink(spec, link) {
+  if (link.kind === "edge") return removeEdges(spec, [link.text]);
+  if (link.kind === "input") return unexposeInput(spec, link.name, link.target);
+  return unexposeOutput(spec, link.name);
+}
