@@ -239,6 +239,24 @@ def test_bearer_tokens(make_client: Any) -> None:
     assert client.get(f"/v1/generations/{job_id}", headers=right).status_code == 200
 
 
+def test_requests_other_sites_make_a_browser_send_are_refused(make_client: Any) -> None:
+    """DNS rebinding (another site's name pointed at 127.0.0.1) and cross-site form posts get 403 naming the
+    header; clients that are not browsers (no Origin) and names allowed with --allow-host get through."""
+    from sora_core.http_guard import trusted_hosts
+
+    client = make_client(trusted_hosts=trusted_hosts("127.0.0.1", ["sora.example"]))
+    client.base_url = "http://127.0.0.1:8000"
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz", headers={"host": "sora.example"}).status_code == 200  # --allow-host
+    rebound = client.get("/healthz", headers={"host": "rebound.example:8000"})
+    assert rebound.status_code == 403 and rebound.json()["field"] == "Host"
+    assert "--allow-host" in rebound.json()["hint"]
+    posted = client.post("/v1/generations", json={"prompt": RED}, headers={"origin": "http://attacker.example"})
+    assert posted.status_code == 403 and posted.json()["field"] == "Origin"
+    assert client.get("/healthz").json()["queued"] == 0  # nothing was queued
+    assert trusted_hosts("0.0.0.0") is None  # on a network address any name reaches it anyway
+
+
 def test_token_files(tmp_path: Path) -> None:
     from sora_core.errors import ConfigError
     from sora_core.serve.auth import add_token, read_token_file
@@ -362,6 +380,13 @@ def test_the_sora_serve_process(tmp_path: Path) -> None:
     process = start_server(tmp_path / "data", port, log)
     try:
         assert http(port, "POST", "/v1/generations", {"prompt": RED})["status"] == "queued"
+        import urllib.error
+        import urllib.request
+
+        rebound = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": "rebound.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        assert refused.value.code == 403
     finally:
         stop(process)
     assert f"serving t2v on http://127.0.0.1:{port}" in log.read_text()

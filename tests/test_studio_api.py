@@ -345,7 +345,7 @@ def test_an_unknown_run_is_404(client: TestClient) -> None:
 
 def test_a_request_naming_another_host_is_refused(tmp_path: Path) -> None:
     """DNS rebinding: another site's name pointed at 127.0.0.1 reaches the port, but not the studio."""
-    from sora_core.studio.guard import LOOPBACK_HOSTS
+    from sora_core.http_guard import LOOPBACK_HOSTS
 
     settings = StudioSettings(data=tmp_path, trusted_hosts=LOOPBACK_HOSTS)
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8100") as local:
@@ -356,8 +356,8 @@ def test_a_request_naming_another_host_is_refused(tmp_path: Path) -> None:
             answer = local.get("/api/templates", headers={"host": host})
             assert answer.status_code == 403, host
             error = answer.json()["error"]
-            assert error["field"] == "Host" and "not this studio's address" in error["message"]
-            assert "--host" in error["hint"]
+            assert error["field"] == "Host" and "not this server's address" in error["message"]
+            assert "--allow-host" in error["hint"]
 
 
 def test_a_change_sent_from_another_page_is_refused(client: TestClient, t2v: dict[str, Any]) -> None:

@@ -68,6 +68,7 @@ def add_commands(commands: Any) -> None:
         metavar="NODE=N",
         help="with --ray: replicas of a node's deployment (default 1 each)",
     )
+    add_allow_host(parser)
     parser.set_defaults(run=run_serve)
 
     token = commands.add_parser(
@@ -80,9 +81,21 @@ def add_commands(commands: Any) -> None:
     token.set_defaults(run=run_serve_token)
 
 
+def add_allow_host(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="on a loopback address, also answer requests naming this host (a reverse proxy's); others get 403",
+    )
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sora_core.http_guard import trusted_hosts
     from sora_core.serve.auth import read_token_file
     from sora_core.serve.settings import ServeSettings
 
@@ -117,6 +130,7 @@ def run_serve(args: argparse.Namespace) -> int:
         token_digests=digests,
         ray=ray,
         replicas=replicas,
+        trusted_hosts=trusted_hosts(args.host, args.allow_hosts),
     )
     sock = bind_socket(args.host, args.port)  # refused now, before the pipeline is built
     try:

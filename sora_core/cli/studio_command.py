@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from sora_core.cli.serve_command import add_allow_host
 from sora_core.errors import ConfigError
 
 DEFAULT_PORT = 8100
@@ -30,6 +31,7 @@ def add_commands(commands: Any) -> None:
     )
     parser.add_argument("--data", metavar="DIR", help="keep run outputs in DIR (default: a temporary folder)")
     parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest uploaded clip (default 50 MB)")
+    add_allow_host(parser)
     parser.set_defaults(run=run_studio)
 
 
@@ -38,9 +40,9 @@ def run_studio(args: argparse.Namespace) -> int:
 
     from sora_core import registry
     from sora_core.cli.serve_command import bind_socket
+    from sora_core.http_guard import trusted_hosts
     from sora_core.pipeline.pipeline import load_target, portable_spec
     from sora_core.studio.app import STATIC_DIR, StudioSettings, create_app, page_built
-    from sora_core.studio.guard import LOOPBACK_HOSTS, is_loopback
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number", "use a number from 1 to 65535 (0: any free one)")
@@ -64,7 +66,7 @@ def run_studio(args: argparse.Namespace) -> int:
         base_dir=base_dir,
         data=data,
         max_upload=int(args.max_upload_mb * 2**20),
-        trusted_hosts=LOOPBACK_HOSTS if is_loopback(args.host) else None,  # refuses DNS rebinding
+        trusted_hosts=trusted_hosts(args.host, args.allow_hosts),  # refuses DNS rebinding
     )
     sock = bind_socket(args.host, args.port)
     try:

@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sora_core.errors import ConfigError, SoraError
+from sora_core.http_guard import BrowserGuard
 from sora_core.serve.auth import BearerAuth
 from sora_core.serve.backend import Backend
 from sora_core.serve.jobs import DONE, Job, JobStore
@@ -186,6 +187,10 @@ def _problem(exc: ServeError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
 
 
+def _refused(status: int, message: str, hint: str, field: str) -> Response:
+    return _problem(ServeError(status, message, hint, field=field))
+
+
 async def _serve_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ServeError):
         return _problem(exc)
@@ -240,7 +245,9 @@ def create_app(settings: ServeSettings, *, backend: Backend | None = None) -> St
             if backend is None:  # built here: what it deployed on Ray Serve goes with the app
                 server.backend.close()
 
-    middleware = [Middleware(BearerAuth, digests=settings.token_digests)] if settings.token_digests else []
+    middleware = [Middleware(BrowserGuard, trusted_hosts=settings.trusted_hosts, answer=_refused)]
+    if settings.token_digests:
+        middleware.append(Middleware(BearerAuth, digests=settings.token_digests))
     handlers: dict[Any, Any] = {SoraError: _serve_error, HTTPException: _http_error, Exception: _unexpected}
     app = Starlette(routes=ROUTES, lifespan=lifespan, middleware=middleware, exception_handlers=handlers)
     app.state.server = server

@@ -19,7 +19,8 @@ class ServeSettings:
     ``max_batch`` compatible jobs run as one pipeline call, the worker waiting up to ``batch_wait_ms`` for more.
     ``token_digests``: sha256 digests of accepted bearer tokens (empty: no authentication). ``ray``: a cluster
     address (``auto``, ``local``, ``HOST:PORT``) to run the pipeline's nodes on Ray Serve, ``replicas`` of
-    which (by node; default 1)."""
+    which (by node; default 1). ``trusted_hosts``: the ``Host`` names a request may use (``None``: any; see
+    :mod:`sora_core.http_guard`)."""
 
     template: str = "t2v"
     data: Path = Path("sora-serve-data")
@@ -31,3 +32,4 @@ class ServeSettings:
     token_digests: frozenset[str] = frozenset()
     ray: str | None = None
     replicas: Mapping[str, int] = field(default_factory=dict)
+    trusted_hosts: frozenset[str] | None = None

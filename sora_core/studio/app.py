@@ -30,11 +30,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sora_core.errors import SoraError
+from sora_core.http_guard import BrowserGuard
 from sora_core.pipeline.spec import PipelineSpec, parse_endpoint, spec_from_data, spec_from_text
 from sora_core.serve.app import read_body
 from sora_core.studio import palette
 from sora_core.studio.graph import GraphChecker
-from sora_core.studio.guard import BrowserGuard
 from sora_core.studio.problems import StudioError, error_body
 from sora_core.studio.runs import RunStore
 
@@ -327,6 +327,10 @@ async def _sora_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(exc), status_code=status, headers=getattr(exc, "headers", None))
 
 
+def _refused(status: int, message: str, hint: str, field: str) -> Response:
+    return JSONResponse(error_body(StudioError(status, message, hint, field=field)), status_code=status)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     refusal = StudioError(exc.status_code, str(exc.detail), "see docs/studio.md for the routes")
@@ -386,7 +390,7 @@ def create_app(settings: StudioSettings | None = None, *, registry: Any = None, 
     if page_built(static):
         routes.append(Mount("/", app=StaticFiles(directory=static, html=True), name="page"))
     handlers: dict[Any, Any] = {SoraError: _sora_error, HTTPException: _http_error, Exception: _unexpected}
-    guard = Middleware(BrowserGuard, trusted_hosts=settings.trusted_hosts)
+    guard = Middleware(BrowserGuard, trusted_hosts=settings.trusted_hosts, answer=_refused)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=[guard])
     app.state.studio = studio
     return app
