@@ -9,7 +9,9 @@ p95). Then the overload check on the batching server: ``--burst`` submissions at
 ``--max-queue``: how many were refused with 429 (and whether each carried ``Retry-After``), and whether every
 accepted job finished (nothing lost). Prints the ratio and PASS/FAIL against the target (>= 1.5x).
 
-    .venv/bin/python benchmarks/bench_serve.py [--clients 8] [--jobs 2] [--burst 24] [--max-queue 8]
+    .venv/bin/python benchmarks/bench_serve.py [--clients 8] [--jobs 2] [--burst 24] [--max-queue 8] [--device cuda]
+
+``--device`` runs the servers' nodes with weights there (``sora serve --device``).
 """
 
 from __future__ import annotations
@@ -162,11 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="generations per client")
     parser.add_argument("--burst", type=int, default=24, help="submissions at once in the overload check")
     parser.add_argument("--max-queue", type=int, default=8, help="the server's queue in the overload check")
+    parser.add_argument("--device", help="the servers' --device (default: theirs, the CPU)")
     args = parser.parse_args(argv)
+    placed = ("--device", args.device) if args.device else ()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         for name, batch in (("one at a time", 1), ("dynamic batching", 8)):
-            with Server(Path(tmp) / name.replace(" ", "-"), "--max-batch", str(batch), "--batch-wait", "100") as server:
+            flags = ("--max-batch", str(batch), "--batch-wait", "100", *placed)
+            with Server(Path(tmp) / name.replace(" ", "-"), *flags) as server:
                 seconds, latencies, batches, failed = load(server.url, args.clients, args.jobs)
             videos = len(latencies) - failed
             rows.append((name, videos / seconds, latencies, batches, failed))
@@ -178,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         ratio = rows[1][1] / rows[0][1]
         print(f"throughput with dynamic batching / one at a time: {ratio:.2f}x (target >= {TARGET_RATIO}x)")
-        flags = ("--max-batch", "8", "--max-queue", str(args.max_queue))
+        flags = ("--max-batch", "8", "--max-queue", str(args.max_queue), *placed)
         with Server(Path(tmp) / "overload", *flags) as server:
             accepted, refused, bare, lost = burst(server.url, args.burst)
         print(
