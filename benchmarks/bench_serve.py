@@ -118,6 +118,8 @@ def load(url: str, clients: int, jobs: int) -> tuple[float, list[float], list[in
                     latencies.append(time.perf_counter() - began)
                     batches.append(int((state.get("batch") or {}).get("size", 1)))
                     failed[0] += state["status"] != "done"
+                    if state["status"] != "done" and failed[0] == 1:
+                        print(f"first failed job: {state.get('error')} ({state.get('hint')})", flush=True)
 
     threads = [threading.Thread(target=client_thread, args=(i,)) for i in range(clients)]
     began = time.perf_counter()

@@ -80,7 +80,7 @@ def add_commands(commands: Any) -> None:
         help="run a model folder instead (a diffusers Wan, CogVideoX or LTX-Video folder, or a Hugging Face cache "
         "snapshot of one), read by an installed importer",
     )
-    parser.add_argument("--device", help="run the nodes with weights on this device (cpu, cuda, cuda:1, mps)")
+    parser.add_argument("--device", help="run the pipeline's nodes on this device (cpu, cuda, cuda:1, mps)")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float16", "bfloat16"),

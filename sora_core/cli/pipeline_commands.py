@@ -83,7 +83,7 @@ def build(
     placement: tuple[str | None, str | None] = (None, None),
 ) -> Any:
     """The pipeline ``args.target`` names (or ``spec``) with every ``--swap`` and ``--set`` applied together,
-    built once; ``placement`` ``(device, dtype)`` moves the nodes with weights (dtype: not the VAE's)."""
+    built once; ``placement`` ``(device, dtype)`` moves every node and casts the nodes with weights (not the VAE's)."""
     from sora_core import registry
     from sora_core.limits import check_seed
     from sora_core.pipeline import Pipeline

@@ -51,7 +51,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--guidance", type=float, help="default guidance scale")
     parser.add_argument("--candidates", type=int, help="videos sampled per prompt (not changed by requests)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a request that gives none (default 0)")
-    parser.add_argument("--device", help="run the nodes with weights on this device (cpu, cuda, ...)")
+    parser.add_argument("--device", help="run the pipeline's nodes on this device (cpu, cuda, ...)")
     parser.add_argument("--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help=SWAP_HELP)
     parser.add_argument(
         "--set", dest="settings", action="append", default=[], metavar="NODE.FIELD=VALUE", help="change a node's config"

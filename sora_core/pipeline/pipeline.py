@@ -405,17 +405,18 @@ FLOAT32_KINDS = frozenset({"video_encoder", "video_decoder"})
 
 
 def placed_spec(spec: PipelineSpec, registry: Registry, device: str | None, dtype: str | None) -> PipelineSpec:
-    """``spec`` with every node that has weights put on ``device`` and (except VAEs) cast to ``dtype``."""
+    """``spec`` with every node put on ``device`` (a node without weights too: its tensor inputs then arrive there,
+    so tensors made on the CPU, such as a prompt node's layer indices, meet the GPU's outputs on one device) and
+    every node that has weights, except VAEs, cast to ``dtype``."""
     if device is None and dtype is None:
         return spec
     nodes = {}
     for name, node in spec.nodes.items():
         changes: dict[str, Any] = {}
-        if node.weights is not None:
-            if device is not None:
-                changes["device"] = device
-            if dtype is not None and registry.info(node.particle).kind not in FLOAT32_KINDS:
-                changes["dtype"] = dtype
+        if device is not None:
+            changes["device"] = device
+        if node.weights is not None and dtype is not None and registry.info(node.particle).kind not in FLOAT32_KINDS:
+            changes["dtype"] = dtype
         nodes[name] = node.model_copy(update=changes) if changes else node
     return spec.model_copy(update={"nodes": nodes})
 
