@@ -85,8 +85,9 @@ def place(occupied: Tensor, mask: Tensor, gap: int, max_shift: float = 1.0) -> t
     # overlap for every shift at once: the cross-correlation of the occupied pixels with the grown mask
     overlap = F.conv2d(occupied.float()[None], grown[None], padding=(height - 1, width - 1))[0, 0]
     reach_y, reach_x = int(max_shift * (height - 1)), int(max_shift * (width - 1))
-    dys = torch.arange(max(-int(rows.min()), -reach_y), min(height - 1 - int(rows.max()), reach_y) + 1)
-    dxs = torch.arange(max(-int(columns.min()), -reach_x), min(width - 1 - int(columns.max()), reach_x) + 1)
+    on = overlap.device
+    dys = torch.arange(max(-int(rows.min()), -reach_y), min(height - 1 - int(rows.max()), reach_y) + 1, device=on)
+    dxs = torch.arange(max(-int(columns.min()), -reach_x), min(width - 1 - int(columns.max()), reach_x) + 1, device=on)
     if dys.numel() == 0 or dxs.numel() == 0:
         return 0, 0
     clash = overlap[(dys + height - 1)[:, None], (dxs + width - 1)[None, :]]
@@ -103,7 +104,7 @@ def largest_objects(alpha: Tensor, keep: int) -> Tensor:
     present = alpha > 0
     if keep <= 0 or not present.any():
         return alpha
-    labels = torch.arange(1, alpha.numel() + 1, dtype=torch.float32).view_as(alpha) * present
+    labels = torch.arange(1, alpha.numel() + 1, dtype=torch.float32, device=alpha.device).view_as(alpha) * present
     while True:  # each part takes its largest index: flood over 26-neighbours until nothing changes
         grown = F.max_pool3d(labels[None, None], kernel_size=3, stride=1, padding=1)[0, 0] * present
         if torch.equal(grown, labels):
@@ -112,7 +113,7 @@ def largest_objects(alpha: Tensor, keep: int) -> Tensor:
     names, index = labels[present].unique(return_inverse=True)
     if names.numel() <= keep:
         return alpha
-    weight = torch.zeros(names.numel()).index_add_(0, index, alpha[present].float())
+    weight = torch.zeros(names.numel(), device=alpha.device).index_add_(0, index, alpha[present].float())
     kept = names[weight.topk(keep).indices]
     return alpha * torch.isin(labels, kept)
 
