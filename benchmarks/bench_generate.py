@@ -10,7 +10,7 @@ most half the old (ratio >= 2) and 17x64x64 in at most 2 s. Peak memory last.
 
     .venv/bin/python benchmarks/bench_generate.py [--videos 5] [--sizes 9x64x64,17x64x64] [--device cuda]
 
-``--device`` runs the nodes with weights there (as ``sora generate --device``); the 2 s goal is this 2-core CPU's.
+``--device`` runs the nodes there (as ``sora generate --device``); the 2 s goal is this 2-core CPU's.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=5, help="videos per pipeline and size (after one warm-up)")
     parser.add_argument("--sizes", default="9x64x64,17x64x64", help="FRAMESxHEIGHTxWIDTH, comma-separated")
-    parser.add_argument("--device", help="run the nodes with weights on this device (default: the CPU)")
+    parser.add_argument("--device", help="run the nodes on this device (default: the CPU)")
     args = parser.parse_args()
     import torch
 

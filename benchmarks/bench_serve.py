@@ -11,7 +11,7 @@ accepted job finished (nothing lost). Prints the ratio and PASS/FAIL against the
 
     .venv/bin/python benchmarks/bench_serve.py [--clients 8] [--jobs 2] [--burst 24] [--max-queue 8] [--device cuda]
 
-``--device`` runs the servers' nodes with weights there (``sora serve --device``).
+``--device`` runs the servers' nodes there (``sora serve --device``).
 """
 
 from __future__ import annotations
