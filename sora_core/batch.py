@@ -98,30 +98,13 @@ class Parts:
                 "write the output into a directory you can write to",
             ) from None
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold the folder for one job: a second job on the same output while this one runs is a ``ConfigError``
-        naming ``flag`` (an advisory ``flock`` on ``.lock`` inside it, released when the process ends, however)."""
-        try:
-            import fcntl
-        except ImportError:  # not a POSIX system: no lock
-            yield
-            return
-        handle = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(handle, 32).decode("ascii", "replace").strip()
-                raise ConfigError(
-                    f"{self.flag}: another batch job (process {holder or '?'}) is writing to {self.folder.parent}",
-                    "wait for it to end, or write the output elsewhere",
-                ) from None
-            os.ftruncate(handle, 0)
-            os.write(handle, str(os.getpid()).encode("ascii"))
-            yield
-        finally:
-            os.close(handle)
+        naming ``flag`` (see :mod:`sora_core.folder_lock`)."""
+        from sora_core.folder_lock import hold_folder
+
+        refusal = f"{self.flag}: another batch job (process {{pid}}) is writing to {self.folder.parent}"
+        return hold_folder(self.folder, refusal, "wait for it to end, or write the output elsewhere")
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"

@@ -387,6 +387,13 @@ def test_the_sora_serve_process(tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(rebound, timeout=10)
         assert refused.value.code == 403
+        second = subprocess.run(  # one server a data folder: a second is refused before it builds anything
+            [sys.executable, "-m", "sora_core.cli.main", "serve", "--port", "0", "--data", str(tmp_path / "data")],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert second.returncode == 1, second.stderr
+        assert f"another sora serve (process {process.pid}) uses this folder" in second.stderr
+        assert "hint: stop that server, or give this one another --data folder" in second.stderr
     finally:
         stop(process)
     assert f"serving t2v on http://127.0.0.1:{port}" in log.read_text()
@@ -428,6 +435,10 @@ def test_a_killed_server_keeps_finished_jobs_and_fails_running_ones(tmp_path: Pa
     assert process.returncode == -9
     video = data / "videos" / f"{finished}.mp4"
     kept = video.read_bytes()
+    half_written = data / "videos" / f".{running}.mp4-k1ll3d.mp4"  # as a write cut off by the SIGKILL leaves it
+    half_written.write_bytes(b"\x00" * 100)
+    not_ours = data / "videos" / ".notes"
+    not_ours.write_text("kept\n")
 
     port = free_port()
     process = start_server(data, port, log)
@@ -446,6 +457,8 @@ def test_a_killed_server_keeps_finished_jobs_and_fails_running_ones(tmp_path: Pa
     finally:
         stop(process)
     assert not (data / "videos" / f"{running}.mp4").exists()
+    assert not half_written.exists() and not_ours.read_text() == "kept\n"  # swept at start-up, nothing else
+    not_ours.unlink()
     assert not [p for p in (data / "videos").iterdir() if p.suffix != ".mp4"], "a half-written video was left"
 
 

@@ -142,12 +142,18 @@ def run_serve(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--data {data}: cannot create it: {exc.strerror or exc}", "name a writable folder"
             ) from None
-        with _ray_log_lines_off(settings.ray):
-            app = create_app(settings)
-            try:
-                _serve(app, sock, args, settings)
-            finally:
-                app.state.server.backend.close()
+        from sora_core.folder_lock import hold_folder
+        from sora_core.serve.jobs import sweep_temporaries
+
+        refusal = f"--data {data}: another sora serve (process {{pid}}) uses this folder"
+        with hold_folder(data, refusal, "stop that server, or give this one another --data folder"):
+            sweep_temporaries(data)  # what a killed server was writing
+            with _ray_log_lines_off(settings.ray):
+                app = create_app(settings)
+                try:
+                    _serve(app, sock, args, settings)
+                finally:
+                    app.state.server.backend.close()
     finally:
         sock.close()
     return 0

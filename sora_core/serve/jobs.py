@@ -27,6 +27,7 @@ FINISHED = (DONE, FAILED, CANCELLED)
 STOPPED_RUNNING = "the server stopped while this job was running"
 STOPPED_QUEUED = "the server stopped while this job was queued"
 _RESUBMIT = "submit the request again"
+_TEMPORARY = re.compile(r"\.[0-9a-f]{16}\.(?:mp4|json)-")
 _ID = re.compile(r"^[0-9a-f]{16}$")
 #: Largest job record read back on restart (a record is a few hundred bytes).
 _MAX_RECORD_BYTES = 1 << 20
@@ -82,6 +83,19 @@ class Job:
     def from_dict(cls, data: dict[str, Any]) -> Job:
         state = {k: v for k, v in data.items() if k not in ("id", "prompt", "settings", "video")}
         return cls(str(data["id"]), str(data["prompt"]), dict(data["settings"]), **state)
+
+
+def sweep_temporaries(data: str | Path) -> list[Path]:
+    """Remove what a server killed mid-write left in ``data``: the temporary files of atomic writes
+    (``.ID.mp4-*``, ``.ID.json-*``) in ``jobs/`` and ``videos/``. Call it only while holding the folder (no other
+    server writes there); the paths removed."""
+    removed = []
+    for folder in (Path(data) / "jobs", Path(data) / "videos"):
+        for path in folder.glob(".*"):
+            if _TEMPORARY.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 class JobStore:
