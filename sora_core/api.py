@@ -651,8 +651,9 @@ class Understander:
     """A video-to-text pipeline built once, to run on many clips with :meth:`run` (a batch job's worker).
 
     ``template`` (a name, spec file or spec; ``None``: ``default``) is built with ``swaps``/``settings`` and must
-    have the input ``video``, the inputs named in ``inputs`` and the ``wanted`` outputs; ``seed``, ``progress`` and
-    ``strict`` are :func:`generate`'s. Every failure is a ``SoraError``, raised here, before any clip is read.
+    have the input ``video``, the inputs named in ``inputs`` and the ``wanted`` outputs; ``seed``, ``device``,
+    ``progress`` and ``strict`` are :func:`generate`'s. Every failure is a ``SoraError``, raised here, before any
+    clip is read.
     """
 
     def __init__(
@@ -665,19 +666,22 @@ class Understander:
         seed: int = 0,
         swaps: Mapping[str, Any] | Iterable[str] | None = None,
         settings: Mapping[str, Any] | Iterable[str] | None = None,
+        device: str | None = None,
         progress: bool | None = False,
         strict: bool = False,
         _names: _Names = _API,
     ) -> None:
         from sora_core.cli.pipeline_commands import build
-        from sora_core.limits import check_seed
+        from sora_core.limits import check_device, check_seed
 
         check_seed(seed, _names("seed"))
+        if device is not None:
+            check_device(device, _names("device"))
         self.seed, self.progress, self.strict, self._names = seed, progress, strict, _names
         args = _run_args(default if template is None else template, seed, swaps, settings, _names)
         spec = _target_spec(args, _names)
         with _Recorder(strict, _names) as recorder:
-            self.pipeline = pipe = build(args, spec=spec)
+            self.pipeline = pipe = build(args, spec=spec, placement=(device, None))
         self._build_warnings = recorder.records
         missing = [f"input {n!r}" for n in ("video", *inputs) if n not in pipe.spec.inputs]
         missing += [f"output {n!r}" for n in wanted if n not in pipe.spec.outputs]
@@ -715,7 +719,7 @@ def understand(
 def caption(video: Any, *, template: Any = None, **options: Any) -> str:
     """Describe a clip (a path or a :class:`Video`) in words with the ``v2t`` template.
 
-    Options: ``seed``, ``swaps``, ``settings``, ``progress``, ``strict``, as for :func:`generate`.
+    Options: ``seed``, ``swaps``, ``settings``, ``device``, ``progress``, ``strict``, as for :func:`generate`.
     """
     outputs, records = understand(video, {}, ("caption",), template=template, default="v2t", **options)
     _emit(records)

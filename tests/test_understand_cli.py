@@ -53,6 +53,27 @@ def test_caption_of_a_clip_names_its_object(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out) == {"caption": caption, "objects": 1}
 
 
+def test_the_understanding_commands_take_a_device(tmp_path: Path, capsys) -> None:
+    """--device puts the pipeline there (the same caption on the CPU); a device this machine lacks is refused
+    naming the flag, before anything is built; the Python API names its keyword."""
+    import torch
+
+    from sora_core import api
+    from sora_core.errors import ConfigError
+
+    write_video(square_clip((220, 40, 40)), tmp_path / "red.mp4")
+    assert main(["caption", str(tmp_path / "red.mp4"), "--device", "cpu"]) == 0
+    assert "red square moving right" in capsys.readouterr().out
+    assert main(["summarize", str(tmp_path / "red.mp4"), "--device", "nonsense"]) == 1
+    err = capsys.readouterr().err
+    assert "--device" in err and "hint:" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="device"):
+        api.caption(tmp_path / "red.mp4", device="nonsense")
+    if not torch.cuda.is_available():
+        assert main(["ask", str(tmp_path / "red.mp4"), "what colour is it?", "--device", "cuda"]) == 1
+        assert "--device 'cuda'" in capsys.readouterr().err
+
+
 def test_run_v2t_reads_the_clip_named_as_input(tmp_path: Path, capsys) -> None:
     write_video(square_clip((50, 90, 235)), tmp_path / "blue.gif")
     assert main(["run", "v2t", "--input", f"video={tmp_path / 'blue.gif'}", "--json", "--no-progress"]) == 0

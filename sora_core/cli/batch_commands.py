@@ -140,6 +140,7 @@ def build_understander(config: dict[str, Any]) -> Processor:
         seed=config["seed"],
         swaps=config["swaps"],
         settings=config["settings"],
+        device=config["device"],
         progress=False,
         strict=config["strict"],
         _names=api._CLI,
@@ -176,6 +177,7 @@ def run_clip_batch(args: argparse.Namespace) -> int:
         "settings": list(args.settings),
         "strict": args.strict,
         "question": getattr(args, "question", None),
+        "device": args.device,
     }
     settings = {**config, "template": _template_identity(args.template)}
     keys = [item_key({"clip": clip, "stamp": _stamp(clip)}, settings) for clip in clips]

@@ -45,6 +45,7 @@ def add_commands(commands: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    parser.add_argument("--device", help="run the pipeline's nodes on this device (cpu, cuda, cuda:1, mps)")
     parser.add_argument("--json", action="store_true", help="print the outputs as JSON")
     parser.add_argument("--swap", dest="swaps", action="append", default=[], metavar="NODE=PARTICLE", help=SWAP_HELP)
     parser.add_argument(
@@ -105,6 +106,7 @@ def run_on_clip(args: argparse.Namespace, inputs: dict[str, Any], wanted: tuple[
         seed=args.seed,
         swaps=args.swaps,
         settings=args.settings,
+        device=args.device,
         progress=args.progress,
         strict=args.strict,
         _names=api._CLI,
