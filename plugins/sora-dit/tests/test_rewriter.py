@@ -113,6 +113,7 @@ def test_words_it_cannot_place_are_reported_and_warned_about(rewriter) -> None:
         ("a crimson disc gliding rightwards with a giraffe", ["giraffe"]),
         ("a red circle moving right past two trees", ["trees"]),
         ("a blue square sliding left beside the lamp", ["lamp"]),
+        ("a blue square moving in a circle", ["circle"]),  # a path the clips never take: said, not hidden
         # directions and the setting are part of the motion, not things left out
         ("an orange circle zooming across the screen from left to right", []),
         ("a red ball rolls to the right.", []),
