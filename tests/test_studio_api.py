@@ -372,6 +372,35 @@ def test_a_change_sent_from_another_page_is_refused(client: TestClient, t2v: dic
     assert client.get("/api/templates", headers={"origin": "http://attacker.example"}).status_code == 200
 
 
+def test_the_login_token_opens_the_studio_and_nothing_else_does(tmp_path: Path) -> None:
+    """The printed address (?token=...) sets a cookie for this port and drops the token from the address; after
+    that the page and the API answer. A wrong token, no token, or another port's cookie get 401; scripts send
+    the token as a bearer header; /healthz needs nothing."""
+    from sora_core.studio.login import cookie_name, new_token
+
+    token = new_token()
+    assert len(token) == 32 and token != new_token()
+    with TestClient(create_app(StudioSettings(data=tmp_path, token=token)), base_url="http://127.0.0.1:8100") as c:
+        assert c.get("/healthz").status_code == 200
+        refused = c.get("/api/templates")
+        assert refused.status_code == 401 and refused.json()["error"]["field"] == "token"
+        assert "?token=" in refused.json()["error"]["hint"]
+        assert c.get("/").status_code == 401 and "login token" in c.get("/").text
+        assert c.get("/?token=" + "0" * 32, follow_redirects=False).status_code == 401
+        other_port = {"cookie": f"{cookie_name(8101)}={token}"}
+        assert c.get("/api/templates", headers=other_port).status_code == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert c.get("/api/templates", headers=bearer).status_code == 200
+        checked = c.post("/api/check", json={"spec": {"nodes": {}}}, headers=bearer)
+        assert checked.status_code == 422 and checked.json()["error"]["field"] != "token"  # past the login
+        login = c.get(f"/?token={token}&x=1", follow_redirects=False)
+        assert login.status_code == 303 and login.headers["location"] == "/?x=1"
+        set_cookie = login.headers["set-cookie"]
+        assert set_cookie.startswith(f"{cookie_name(8100)}={token}") and "HttpOnly" in set_cookie
+        assert "samesite=strict" in set_cookie.lower()
+        assert c.get("/api/templates").status_code == 200  # the cookie, from now on
+
+
 def test_runs_waiting_behind_the_running_one_are_capped(tmp_path: Path) -> None:
     """A flood of run requests cannot hold clips and threads without bound: past the cap, 429 and Retry-After."""
     import threading
@@ -435,12 +464,14 @@ def test_the_command_serves_the_page_and_the_spec_it_was_given(tmp_path: Path) -
     try:
         line = process.stderr.readline() if process.stderr else ""
         assert line.startswith("Sora Studio with t2v on http://127.0.0.1:"), line
-        url = line.split(" on ")[1].split(" ")[0]
-        page = httpx.get(url, timeout=30)
-        assert page.status_code == 200 and "app.js" in page.text
-        session = httpx.get(url + "api/session", timeout=30).json()
+        address = line.split(" on ")[1].split(" ")[0]
+        url, token = address.split("?token=")
+        assert httpx.get(url + "api/session", timeout=30).status_code == 401  # the address without its token
+        page = httpx.get(address, timeout=30, follow_redirects=True)
+        assert page.status_code == 200 and "app.js" in page.text and str(page.url) == url
+        session = httpx.get(url + "api/session", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
         assert session["source"] == "t2v" and session["spec"]["inputs"] == {"prompt": ["rewriter.prompt"]}
-        rebound = httpx.get(url + "api/session", headers={"host": "rebound.example"}, timeout=30)
+        rebound = httpx.get(address, headers={"host": "rebound.example"}, timeout=30)
         assert rebound.status_code == 403 and rebound.json()["error"]["field"] == "Host"
     finally:
         process.send_signal(signal.SIGTERM)

@@ -32,6 +32,12 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--data", metavar="DIR", help="keep run outputs in DIR (default: a temporary folder)")
     parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest uploaded clip (default 50 MB)")
     add_allow_host(parser)
+    parser.add_argument(
+        "--no-token",
+        dest="token",
+        action="store_false",
+        help="no login token: anyone who can reach the port (other users of this machine too) can use the studio",
+    )
     parser.set_defaults(run=run_studio)
 
 
@@ -43,6 +49,7 @@ def run_studio(args: argparse.Namespace) -> int:
     from sora_core.http_guard import trusted_hosts
     from sora_core.pipeline.pipeline import load_target, portable_spec
     from sora_core.studio.app import STATIC_DIR, StudioSettings, create_app, page_built
+    from sora_core.studio.login import new_token
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number", "use a number from 1 to 65535 (0: any free one)")
@@ -67,26 +74,33 @@ def run_studio(args: argparse.Namespace) -> int:
         data=data,
         max_upload=int(args.max_upload_mb * 2**20),
         trusted_hosts=trusted_hosts(args.host, args.allow_hosts),  # refuses DNS rebinding
+        token=new_token() if args.token else None,
     )
     sock = bind_socket(args.host, args.port)
     try:
         app = create_app(settings)
-        _serve(app, sock, args)
+        _serve(app, sock, args, settings.token)
     finally:
         sock.close()
     return 0
 
 
-def _serve(app: Any, sock: Any, args: argparse.Namespace) -> None:
+def _serve(app: Any, sock: Any, args: argparse.Namespace, token: str | None) -> None:
     import uvicorn
 
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     opened = f" with {args.target}" if args.target else ""
-    sys.stderr.write(f"Sora Studio{opened} on http://{shown}:{port}/ ; Ctrl-C stops\n")
-    if host not in ("127.0.0.1", "::1", "localhost"):
+    login = f"?token={token}" if token else ""
+    sys.stderr.write(f"Sora Studio{opened} on http://{shown}:{port}/{login} ; Ctrl-C stops\n")
+    if token is None:
         sys.stderr.write(
-            "warning: the studio has no login: anyone who reaches this address can run pipelines on this machine\n"
+            "warning: the studio has no login (--no-token): anyone who reaches this port, other users of this "
+            "machine too, can run pipelines on it\n"
+        )
+    elif host not in ("127.0.0.1", "::1", "localhost"):
+        sys.stderr.write(
+            "warning: plain HTTP: the token travels in clear beyond this machine; put a TLS proxy in front\n"
         )
     sys.stderr.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")

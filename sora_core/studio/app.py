@@ -35,6 +35,7 @@ from sora_core.pipeline.spec import PipelineSpec, parse_endpoint, spec_from_data
 from sora_core.serve.app import read_body
 from sora_core.studio import palette
 from sora_core.studio.graph import GraphChecker
+from sora_core.studio.login import StudioLogin
 from sora_core.studio.problems import StudioError, error_body
 from sora_core.studio.runs import RunStore
 
@@ -54,7 +55,8 @@ CLIP_SUFFIXES = (".mp4", ".gif")
 class StudioSettings:
     """What ``sora studio`` was started with: the spec opened first, where relative weights are read from,
     where run outputs go, the largest uploaded clip, and the host names a request may use (``None``: any;
-    ``sora studio`` on a loopback address allows only the loopback names)."""
+    ``sora studio`` on a loopback address allows only the loopback names) and the login token (``None``: no
+    login; see :mod:`sora_core.studio.login`)."""
 
     spec: PipelineSpec | None = None
     source: str | None = None
@@ -62,6 +64,7 @@ class StudioSettings:
     data: Path | None = None
     max_upload: int = 50 * 2**20
     trusted_hosts: frozenset[str] | None = None
+    token: str | None = None
 
 
 class Studio:
@@ -331,6 +334,10 @@ def _refused(status: int, message: str, hint: str, field: str) -> Response:
     return JSONResponse(error_body(StudioError(status, message, hint, field=field)), status_code=status)
 
 
+def _unauthorized(message: str, hint: str) -> Response:
+    return _refused(401, message, hint, "token")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     refusal = StudioError(exc.status_code, str(exc.detail), "see docs/studio.md for the routes")
@@ -391,6 +398,7 @@ def create_app(settings: StudioSettings | None = None, *, registry: Any = None, 
         routes.append(Mount("/", app=StaticFiles(directory=static, html=True), name="page"))
     handlers: dict[Any, Any] = {SoraError: _sora_error, HTTPException: _http_error, Exception: _unexpected}
     guard = Middleware(BrowserGuard, trusted_hosts=settings.trusted_hosts, answer=_refused)
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=[guard])
+    login = Middleware(StudioLogin, token=settings.token, refuse=_unauthorized)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=[guard, login])
     app.state.studio = studio
     return app
