@@ -47,6 +47,7 @@ CONFIG: dict[str, Any] = {
     "settings": [],
     "strict": False,
     "question": None,
+    "device": None,
 }
 
 

@@ -140,7 +140,7 @@ def build_understander(config: dict[str, Any]) -> Processor:
         seed=config["seed"],
         swaps=config["swaps"],
         settings=config["settings"],
-        device=config["device"],
+        device=config.get("device"),
         progress=False,
         strict=config["strict"],
         _names=api._CLI,
