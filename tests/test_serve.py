@@ -119,6 +119,27 @@ def test_bad_requests_name_the_field_and_the_fix(make_client: Any, body: Any, fi
     assert problem["field"] == field and words in problem["error"] and problem["hint"], problem
 
 
+def test_a_long_poll_answers_when_the_job_ends_or_its_wait_is_up(make_client: Any) -> None:
+    """?wait=S answers once the job has finished (one request instead of a polling loop), or after S seconds
+    with the status then; a bad wait names the field; the parameter is in the OpenAPI document."""
+    client = make_client()
+    queue(client).pause()
+    job = submit(client, prompt=RED)
+    began = time.monotonic()
+    waited = client.get(f"/v1/generations/{job}?wait=0.3").json()
+    assert waited["status"] == "queued" and time.monotonic() - began >= 0.3  # its wait was up first
+    queue(client).resume()
+    began = time.monotonic()
+    done = client.get(f"/v1/generations/{job}?wait=60").json()
+    assert done["status"] == "done" and time.monotonic() - began < 30  # when it ended, long before its wait was up
+    assert client.get(f"/v1/generations/{job}?wait=0").json()["status"] == "done"
+    for bad in ("-1", "61", "nan", "soon"):
+        refused = client.get(f"/v1/generations/{job}?wait={bad}")
+        assert refused.status_code == 422 and refused.json()["field"] == "wait", bad
+    parameters = client.get("/openapi.json").json()["paths"]["/v1/generations/{id}"]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == ["id", "wait"]
+
+
 def test_malformed_json_unknown_ids_and_routes_are_4xx(make_client: Any) -> None:
     client = make_client()
     answer = client.post("/v1/generations", content=b"{nope", headers={"content-type": "application/json"})

@@ -23,7 +23,7 @@ from sora_core.errors import ConfigError, SoraError
 from sora_core.http_guard import BrowserGuard
 from sora_core.serve.auth import BearerAuth
 from sora_core.serve.backend import Backend
-from sora_core.serve.jobs import DONE, Job, JobStore
+from sora_core.serve.jobs import DONE, FINISHED, Job, JobStore
 from sora_core.serve.problems import ServeError, from_sora_error
 from sora_core.serve.requests import MAX_BODY_BYTES, parse_generation
 from sora_core.serve.schema import openapi
@@ -84,10 +84,39 @@ async def submit_generation(request: Request) -> Response:
     return JSONResponse({"id": job.id, "status": job.status}, status_code=202)
 
 
+#: The longest ``?wait=`` of ``GET /v1/generations/{id}``, in seconds.
+MAX_WAIT_SECONDS = 60
+_WAIT_STEP = 0.05
+
+
 async def get_generation(request: Request) -> Response:
-    """The job's status, progress, batch and error."""
+    """The job's status, progress, batch and error; with ?wait=S, once it has finished or S seconds passed."""
+    import asyncio
+
     job = _job(request)
+    wait = _wait_seconds(request.query_params.get("wait"))
+    deadline = asyncio.get_running_loop().time() + wait
+    while job.status not in FINISHED and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(_WAIT_STEP)  # the in-memory record, read without a request: nothing for the CPU
     return JSONResponse(_server(request).store.snapshot(job))
+
+
+def _wait_seconds(text: str | None) -> float:
+    """``?wait=`` as seconds from 0 to :data:`MAX_WAIT_SECONDS` (0 when absent); a ``ServeError`` naming it."""
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_WAIT_SECONDS:  # also NaN
+        raise ServeError(
+            422,
+            f"wait={text[:20]!r} is not a number of seconds from 0 to {MAX_WAIT_SECONDS}",
+            "e.g. ?wait=30: the answer comes when the job has finished, or after 30 s with its status then",
+            field="wait",
+        )
+    return value
 
 
 async def get_video(request: Request) -> Response:

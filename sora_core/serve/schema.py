@@ -69,6 +69,20 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+#: Query parameters by route.
+QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("GET", "/v1/generations/{id}"): [
+        {
+            "name": "wait",
+            "in": "query",
+            "required": False,
+            "description": "answer once the job has finished, or after this many seconds (long polling)",
+            "schema": {"type": "number", "minimum": 0, "maximum": 60},
+        }
+    ],
+}
+
+
 def openapi(routes: Iterable[Any], *, title: str, authenticated: bool) -> dict[str, Any]:
     """The document for starlette ``routes`` (each with ``path``, ``methods`` and ``endpoint``)."""
     paths: dict[str, Any] = {}
@@ -85,6 +99,9 @@ def openapi(routes: Iterable[Any], *, title: str, authenticated: bool) -> dict[s
             operation: dict[str, Any] = {"summary": summary, "responses": answers}
             if "{id}" in route.path:
                 operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+            operation["parameters"] = operation.get("parameters", []) + QUERIES.get(key, [])
+            if not operation["parameters"]:
+                del operation["parameters"]
             if key in BODIES:
                 media, schema = BODIES[key]
                 operation["requestBody"] = {"required": True, "content": {media: {"schema": schema}}}
