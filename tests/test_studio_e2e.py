@@ -88,14 +88,28 @@ def load_template(page: Any, name: str) -> None:
     page.get_by_test_id("template-select").select_option(name)
     page.get_by_test_id("load-template").click()
     page.locator(NODE.format("compositor" if name == "t2v" else "captioner")).wait_for()
+    page.wait_for_function("window.soraStudio.laidOut()")
 
 
 def spec_of(page: Any) -> dict[str, Any]:
     return page.evaluate("window.soraStudio.getSpec()")
 
 
+def settled_box(page: Any, element: Any) -> dict[str, float]:
+    """The element's box once the graph is fitted and two frames apart see it in the same place."""
+    page.wait_for_function("window.soraStudio.laidOut()")
+    box = element.bounding_box()
+    for _ in range(100):
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        again = element.bounding_box()
+        if again == box:
+            return box
+        box = again
+    raise AssertionError(f"{element} kept moving")
+
+
 def drag(page: Any, source: Any, target: Any) -> None:
-    start, end = source.bounding_box(), target.bounding_box()
+    start, end = settled_box(page, source), settled_box(page, target)
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
@@ -250,7 +264,7 @@ def test_undo_and_redo_bring_back_a_deleted_node_and_a_replaced_graph(page: Any)
     undo, redo = page.get_by_test_id("undo-button"), page.get_by_test_id("redo-button")
     assert undo.is_enabled() and redo.is_disabled()  # loading replaced the empty graph: that is undoable too
     scheduler = page.locator(NODE.format("scheduler"))
-    where = scheduler.bounding_box()
+    where = settled_box(page, scheduler)
     scheduler.click()
     page.keyboard.press("Delete")
     page.wait_for_function("!('scheduler' in window.soraStudio.getSpec().nodes)")
@@ -260,7 +274,7 @@ def test_undo_and_redo_bring_back_a_deleted_node_and_a_replaced_graph(page: Any)
     page.keyboard.press("Control+z")
     page.wait_for_function("'scheduler' in window.soraStudio.getSpec().nodes")
     assert spec_of(page) == loaded
-    back = scheduler.bounding_box()
+    back = settled_box(page, scheduler)
     assert abs(back["x"] - where["x"]) < 2 and abs(back["y"] - where["y"]) < 2  # where it stood
     page.keyboard.press("Control+Shift+z")
     page.wait_for_function("!('scheduler' in window.soraStudio.getSpec().nodes)")

@@ -141,6 +141,7 @@ function Studio() {
   const pendingPositions = useRef({});
   const pendingSelect = useRef(null);
   const pendingFit = useRef(false);
+  const fitsInFlight = useRef(0);
   const runId = useRef(null);
   const checkSeq = useRef(0);
   const wrapper = useRef(null);
@@ -307,13 +308,23 @@ function Studio() {
     });
   }, [spec, views, run, setNodes]);
 
+  // the view moves on the next frame; a count of fits not yet done tells scripts when ports stay put
+  const fitTheView = useCallback(() => {
+    fitsInFlight.current += 1;
+    requestAnimationFrame(() => {
+      Promise.resolve(rf.fitView({ padding: 0.12, maxZoom: 1.1 })).finally(() => {
+        fitsInFlight.current -= 1;
+      });
+    });
+  }, [rf]);
+
   // fit the view once a loaded graph is measured
   useEffect(() => {
     if (pendingFit.current && nodesInitialized && nodes.length) {
       pendingFit.current = false;
-      requestAnimationFrame(() => rf.fitView({ padding: 0.12, maxZoom: 1.1 }));
+      fitTheView();
     }
-  }, [nodesInitialized, nodes, rf]);
+  }, [nodesInitialized, nodes, fitTheView]);
 
   const selectedNode = useMemo(() => {
     const n = nodes.find((x) => x.selected);
@@ -680,12 +691,12 @@ function Studio() {
     pendingFit.current = true;
     setNodes((prev) => prev.map((n) => ({ ...n, position: pendingPositions.current[n.id] || n.position })));
     pendingPositions.current = {};
-    requestAnimationFrame(() => rf.fitView({ padding: 0.12, maxZoom: 1.1 }));
-  }, [rf, setNodes, views]);
+    fitTheView();
+  }, [rf, setNodes, views, fitTheView]);
 
   // --- the test hook
   const hook = useRef({});
-  hook.current = { connectEdge, loadSpec, check, checking, run, addParticle };
+  hook.current = { connectEdge, loadSpec, check, checking, run, addParticle, nodesInitialized };
   useEffect(() => {
     window.soraStudio = {
       getSpec: () => S.clone(specRef.current),
@@ -694,6 +705,10 @@ function Studio() {
       addNode: (particle, position) => hook.current.addParticle(particle, position),
       getCheck: () => S.clone(hook.current.check),
       getRun: () => S.clone(hook.current.run),
+      // true once the loaded graph is drawn, measured and fitted: its ports no longer move
+      laidOut: () =>
+        !Object.keys(specRef.current.nodes || {}).length ||
+        (hook.current.nodesInitialized && !pendingFit.current && fitsInFlight.current === 0),
       settled: async (timeoutMs = 10000) => {
         const end = Date.now() + timeoutMs;
         while (hook.current.checking && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
