@@ -126,6 +126,29 @@ def test_things_named_inside_the_motion_are_reported(rewriter, prompt: str, unpl
     assert report["objects"][0]["motion"] is not None
 
 
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("a red circle with a blue square", "a red circle and a blue square"),
+        ("a white square along with an orange circle", "a white square and an orange circle"),
+        (
+            "a red ball drifting rightwards with a green triangle rising",
+            "a red circle moving right and a green triangle moving up",
+        ),
+    ],
+)
+def test_a_shape_named_after_with_is_an_object_of_its_own(rewriter, prompt: str, expected: str) -> None:
+    report = rewriter.rewrite(prompt)
+    assert report["rewritten"] == expected and report["unplaced"] == []
+    assert len(report["objects"]) == 2 and report["notes"] == []
+
+
+def test_a_thing_after_with_that_is_no_shape_stays_unplaced(rewriter) -> None:
+    report = rewriter.rewrite("a blue square moving left with the lamp")
+    assert report["rewritten"] == "a blue square moving left" and report["unplaced"] == ["lamp"]
+    assert len(report["objects"]) == 1
+
+
 def test_a_thing_named_inside_the_motion_is_warned_about(rewriter) -> None:
     with pytest.warns(SoraWarning, match=r"'giraffe' in the prompt .*the clip will not show them"):
         out = rewriter(prompt=["a crimson disc gliding rightwards with a giraffe"])

@@ -13,6 +13,7 @@ that a thing with neither colour, shape nor motion is not an object the generato
 
 from __future__ import annotations
 
+import re
 from itertools import takewhile
 from typing import Any
 
@@ -27,6 +28,9 @@ __all__ = ["ObjectReading", "Rewrite", "Rewriter", "Thresholds"]
 
 _PUNCTUATION = frozenset(",;:.!?")
 _DETERMINERS = frozenset(["a", "an", "the", "some", "another", "its", "their", "his", "her"])
+#: "with" may bring a second object ("a red circle with a blue square") or a thing the motion names ("with a
+#: giraffe"), so it is no conjunction of ``split_objects``: it is cut only before a shape the generator knows.
+_COMPANION = re.compile(r"\b(?:along\s+with|with)\s+", re.IGNORECASE)
 
 
 class Thresholds:
@@ -116,9 +120,9 @@ class Rewriter:
         result = Rewrite(prompt)
         body, scene = split_scene(prompt.strip())
         for phrase in split_objects(body):
-            obj = self._read_object(phrase)
-            result.objects.append(obj)
-            result.unplaced += obj.unplaced
+            for obj in self._read_with_companions(phrase):
+                result.objects.append(obj)
+                result.unplaced += obj.unplaced
         if scene:
             self._read_background(scene, result)
         result.text = self._write(result)
@@ -155,6 +159,25 @@ class Rewriter:
         words += [self.targets.word("motion", obj.motion)] if obj.motion else []
         article = "an" if words[0][0] in "aeiou" else "a"
         return " ".join([article, *words])
+
+    def _read_with_companions(self, phrase: str) -> list[ObjectReading]:
+        """The objects of one phrase: itself, cut before each "with a <shape>" it names ("a red circle moving
+        right with a blue square": two objects, each with its own words)."""
+        for marker in _COMPANION.finditer(phrase):
+            head, tail = phrase[: marker.start()].strip(" ,;"), phrase[marker.end() :].strip()
+            first = next(iter(tokens(tail)), "")
+            if not head or (first not in _DETERMINERS and count_of(first) is None):
+                continue
+            companion = self._read_object(tail)
+            if companion.shape is None and not (companion.colour and self._names_generic_noun(companion)):
+                continue
+            rest = self._read_with_companions(tail)
+            return [self._read_object(head), *rest]
+        return [self._read_object(phrase)]
+
+    @staticmethod
+    def _names_generic_noun(obj: ObjectReading) -> bool:
+        return any(r["as"] == "noun" for r in obj.readings)
 
     # --- one object ------------------------------------------------------------------------------------------
 
